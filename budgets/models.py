@@ -1,0 +1,3 @@
+"""Budgets, destinations and alerts (see the budgets issue)."""
+
+from __future__ import annotations

@@ -1,0 +1,23 @@
+"""The Celery app: configured from Django settings (CELERY_*), tasks found in each app's tasks.py."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("agentledger", task_cls="celery.contrib.django.task:DjangoTask")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# The embedded file-system broker needs its folders before the first message is sent.
+for _folder in ("data_folder_in", "control_folder"):
+    if _path := app.conf.broker_transport_options.get(_folder):
+        Path(_path).mkdir(parents=True, exist_ok=True)
+
+app.conf.beat_schedule = {
+    "worker-heartbeat": {"task": "ingest.tasks.record_heartbeat", "schedule": 60.0},
+}

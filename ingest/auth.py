@@ -1,0 +1,43 @@
+"""Project-key authentication for intake and the query API."""
+
+from __future__ import annotations
+
+import base64
+
+from django.http import HttpRequest
+
+from ingest import keys, services
+from ingest.models import ApiKey
+
+
+def raw_key_from_request(request: HttpRequest) -> str:
+    """The key from `Authorization: Bearer <key>`, `x-api-key`, or Basic auth (Langfuse SDKs
+    send `public_key:secret_key`; the AgentLedger key may be either half)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if scheme.lower() == "basic" and value.strip():
+        try:
+            user, _, password = base64.b64decode(value.strip()).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return ""
+        return password if password.startswith(keys.KEY_PREFIX) else user
+    return request.headers.get("x-api-key", "").strip()
+
+
+def api_key_for_raw_key(raw_key: str) -> ApiKey | None:
+    """The active key matching `raw_key`, compared in constant time; None if missing or revoked."""
+    if not raw_key.startswith(keys.KEY_PREFIX):
+        return None
+    for candidate in ApiKey.objects.select_related("project__organization").filter(
+        prefix=keys.key_prefix(raw_key), revoked_at=None
+    ):
+        if keys.hashes_match(raw_key, candidate.key_hash):
+            services.api_key_mark_used(candidate)
+            return candidate
+    return None
+
+
+def api_key_for_request(request: HttpRequest) -> ApiKey | None:
+    return api_key_for_raw_key(raw_key_from_request(request))

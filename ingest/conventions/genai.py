@@ -1,0 +1,129 @@
+"""OpenTelemetry GenAI semantic conventions (`gen_ai.*`), current (1.41) and deprecated names.
+
+Source: open-telemetry/semantic-conventions v1.41.0 `docs/gen-ai/*` (CONVENTIONS.md tag SC).
+Used by the OTel contrib instrumentations and, alongside their own keys, by pydantic-ai,
+Logfire, OpenLLMetry ≥0.5, Strands and Google ADK.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ingest.conventions.span_view import SpanView
+from ingest.telemetry import SpanKind
+
+OPERATION_NAME = "gen_ai.operation.name"
+
+# Rule 3: SC operation names, then custom values seen in the wild (CONVENTIONS.md (b)).
+_OPERATION_KINDS = {
+    "chat": SpanKind.LLM,
+    "text_completion": SpanKind.LLM,
+    "generate_content": SpanKind.LLM,
+    "completion": SpanKind.LLM,  # legacy, per Langfuse
+    "generate": SpanKind.LLM,  # legacy, per Langfuse
+    "embeddings": SpanKind.EMBEDDING,
+    "execute_tool": SpanKind.TOOL,
+    "invoke_agent": SpanKind.AGENT,
+    "create_agent": SpanKind.AGENT,
+    "invoke_workflow": SpanKind.CHAIN,
+    "retrieval": SpanKind.RETRIEVER,
+    "handoff": SpanKind.HANDOFF,  # OpenLLMetry openai-agents
+    "execute_task": SpanKind.CHAIN,  # OpenLLMetry
+    "llm_request": SpanKind.LLM,  # OpenLLMetry
+    "vector_db_retrieve": SpanKind.RETRIEVER,  # OpenLLMetry
+    "agent_step": SpanKind.AGENT,  # Vercel AI SDK 7; its usage is aggregate
+}
+
+# Rule 10: the SC span-name grammar, `{operation} {target}`.
+_NAME_GRAMMAR = (
+    (
+        re.compile(r"^(chat|text_completion|generate_content) .+", re.IGNORECASE),
+        SpanKind.LLM,
+    ),
+    (re.compile(r"^embeddings .+", re.IGNORECASE), SpanKind.EMBEDDING),
+    (re.compile(r"^execute_tool( .+)?$", re.IGNORECASE), SpanKind.TOOL),
+    (re.compile(r"^(invoke_agent|create_agent)( .+)?$", re.IGNORECASE), SpanKind.AGENT),
+    (re.compile(r"^invoke_workflow .+", re.IGNORECASE), SpanKind.CHAIN),
+    (re.compile(r"^retrieval .+", re.IGNORECASE), SpanKind.RETRIEVER),
+    (re.compile(r"^tools/call .+", re.IGNORECASE), SpanKind.TOOL),  # MCP
+)
+
+_MODEL_IN_NAME = re.compile(
+    r"^(?:chat|text_completion|generate_content|embeddings) (.+)$", re.IGNORECASE
+)
+_AGENT_IN_NAME = re.compile(r"^(?:invoke_agent|create_agent) (.+)$", re.IGNORECASE)
+_TOOL_IN_NAME = re.compile(r"^execute_tool (.+)$", re.IGNORECASE)
+_MCP_TOOL_IN_NAME = re.compile(r"^tools/call (.+)$", re.IGNORECASE)
+
+# Rule 11, Phoenix's variant for spans without an operation name (PX `conversion.py`).
+_RETRIEVAL_KEYS = ("gen_ai.retrieval.documents", "gen_ai.retrieval.query.text")
+_EMBEDDING_KEYS = ("gen_ai.embeddings.dimension.count",)
+_LLM_KEYS = (
+    "gen_ai.request.model",
+    "gen_ai.response.model",
+    "gen_ai.input.messages",
+    "gen_ai.output.messages",
+)
+
+
+def kind_from_operation(view: SpanView) -> str | None:
+    """Rule 3."""
+    return _OPERATION_KINDS.get(view.lower(OPERATION_NAME))
+
+
+def kind_from_tool_keys(view: SpanView) -> str | None:
+    """Rule 8: pydantic-ai v2 tool spans carry tool keys but no operation name.
+
+    The guard "not when rule 3 said LLM" holds by construction: rule 3 runs first and wins.
+    """
+    present = [view.has("gen_ai.tool.name"), view.has("gen_ai.tool.call.id")]
+    return SpanKind.TOOL if any(present) else None
+
+
+def kind_from_span_name(view: SpanView) -> str | None:
+    """Rule 10, SC part."""
+    return next(
+        (kind for pattern, kind in _NAME_GRAMMAR if pattern.match(view.name)), None
+    )
+
+
+def kind_from_retrieval_keys(view: SpanView) -> str | None:
+    """Rule 11 (Phoenix): retrieval or embedding keys are more specific than a model key."""
+    retrieval = [view.has(key) for key in _RETRIEVAL_KEYS]
+    embedding = [view.has(key) for key in _EMBEDDING_KEYS]
+    if any(retrieval):
+        return SpanKind.RETRIEVER
+    return SpanKind.EMBEDDING if any(embedding) else None
+
+
+def kind_from_model_keys(view: SpanView) -> str | None:
+    """Rule 11: a model or message key without any other signal means an LLM call."""
+    present = [view.has(key) for key in _LLM_KEYS]
+    return SpanKind.LLM if any(present) else None
+
+
+def _group(pattern: re.Pattern[str], text: str) -> str | None:
+    match = pattern.match(text)
+    if match is None:
+        return None
+    return match.group(1).strip() or None
+
+
+def model_from_span_name(view: SpanView) -> str | None:
+    """`chat gpt-4o` → `gpt-4o`: the last resort for the requested model."""
+    return _group(_MODEL_IN_NAME, view.name)
+
+
+def agent_from_span_name(view: SpanView) -> str | None:
+    """`invoke_agent {name}` / `create_agent {name}`."""
+    return _group(_AGENT_IN_NAME, view.name)
+
+
+def tool_from_span_name(view: SpanView) -> str | None:
+    """`execute_tool {name}` (SC; pydantic-ai ≥ instrumentation v3)."""
+    return _group(_TOOL_IN_NAME, view.name)
+
+
+def tool_from_mcp_span_name(view: SpanView) -> str | None:
+    """`tools/call {name}` (SC MCP)."""
+    return _group(_MCP_TOOL_IN_NAME, view.name)

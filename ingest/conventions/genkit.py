@@ -1,0 +1,27 @@
+"""Firebase Genkit (scope `genkit-tracer`, `genkit:*` keys).
+
+Source: Langfuse's `genkit-tracer` branches (CONVENTIONS.md (b) rule 5, display name).
+"""
+
+from __future__ import annotations
+
+from ingest.conventions.span_view import SpanView
+from ingest.telemetry import SpanKind
+
+SUBTYPE = "genkit:metadata:subtype"
+
+# Rule 5.
+_SUBTYPE_KINDS = {
+    "model": SpanKind.LLM,
+    "background-model": SpanKind.LLM,
+    "embedder": SpanKind.EMBEDDING,
+    "tool": SpanKind.TOOL,
+    "tool.v2": SpanKind.TOOL,
+    "retriever": SpanKind.RETRIEVER,
+    "evaluator": SpanKind.EVALUATOR,
+}
+
+
+def kind_from_subtype(view: SpanView) -> str | None:
+    """Rule 5."""
+    return _SUBTYPE_KINDS.get(view.lower(SUBTYPE))

@@ -1,0 +1,232 @@
+"""Tenancy (Organization → Project → ApiKey, memberships) and the telemetry tables."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known IANA time zone (e.g. Europe/Paris, UTC)")
+
+
+class Organization(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="organizations")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        VIEWER = "viewer", "Viewer"
+        EDITOR = "editor", "Editor"
+        ADMIN = "admin", "Admin"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "user"], name="one_membership_per_org")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organization} ({self.role})"
+
+
+class Project(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="projects")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "slug"], name="project_slug_per_org")]
+
+    def __str__(self) -> str:
+        return f"{self.organization.slug}/{self.slug}"
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class ApiKey(models.Model):
+    """A project's ingest/query key. Only a SHA-256 of the key is stored; the prefix stays visible."""
+
+    PREFIX_LENGTH = 11  # "al_" + 8 characters
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, default="default")
+    prefix = models.CharField(max_length=PREFIX_LENGTH, db_index=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class WorkerHeartbeat(models.Model):
+    """Last time a Celery worker ran the periodic heartbeat task (shown by /readyz)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Run(models.Model):
+    """One trace: an agent run. Totals are recomputed from its spans, so they converge however
+    the spans arrive (split over requests, out of order, re-sent)."""
+
+    class Status(models.TextChoices):
+        OK = "ok", "OK"
+        ERROR = "error", "Error"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
+    trace_id = models.CharField(max_length=32)
+    name = models.CharField(max_length=512, blank=True)
+    agent_name = models.CharField(max_length=200, blank=True, db_index=True)
+    user_id = models.CharField(max_length=200, blank=True)
+    session_id = models.CharField(max_length=200, blank=True)
+    environment = models.CharField(max_length=100, blank=True)
+    service_name = models.CharField(max_length=200, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    root_span_id = models.CharField(max_length=16, blank=True)
+    has_root = models.BooleanField(default=False)  # False while the parentless span has not arrived
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OK)
+    error_message = models.TextField(blank=True)
+    start_time = models.DateTimeField()
+    end_time = models.DateTimeField()
+    duration_ms = models.FloatField(default=0)
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    span_count = models.PositiveIntegerField(default=0)
+    llm_calls = models.PositiveIntegerField(default=0)
+    failed_llm_calls = models.PositiveIntegerField(default=0)
+    tool_calls = models.PositiveIntegerField(default=0)
+    tool_errors = models.PositiveIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    unpriced_calls = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "trace_id"], name="one_run_per_trace")]
+        indexes = [
+            models.Index(fields=["project", "-start_time"], name="run_project_start"),
+            models.Index(fields=["project", "agent_name", "-start_time"], name="run_project_agent_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.trace_id} ({self.status})"
+
+
+class Span(models.Model):
+    """One span as normalized at intake, with its raw attributes kept for diagnosis."""
+
+    class CostSource(models.TextChoices):
+        REPORTED = "reported", "Reported by the span"
+        COMPUTED = "computed", "Computed from the price book"
+        OVERRIDE = "override", "Project price override"
+        UNPRICED = "unpriced", "Unpriced (model unknown)"
+        NONE = "", "Not a priced call"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="spans")
+    trace_id = models.CharField(max_length=32)
+    span_id = models.CharField(max_length=16)
+    parent_span_id = models.CharField(max_length=16, blank=True)
+    name = models.CharField(max_length=512)
+    display_name = models.CharField(max_length=512, blank=True)
+    kind = models.CharField(max_length=16, db_index=True)
+    convention = models.CharField(max_length=32, blank=True)
+    operation = models.CharField(max_length=64, blank=True)
+    otel_kind = models.PositiveSmallIntegerField(default=0)
+    start_time = models.DateTimeField()
+    end_time = models.DateTimeField()
+    duration_ms = models.FloatField(default=0)
+    is_error = models.BooleanField(default=False)
+    error_type = models.CharField(max_length=200, blank=True)
+    error_message = models.TextField(blank=True)
+    provider = models.CharField(max_length=100, blank=True)
+    request_model = models.CharField(max_length=200, blank=True)
+    response_model = models.CharField(max_length=200, blank=True)
+    input_tokens = models.BigIntegerField(null=True, blank=True)
+    output_tokens = models.BigIntegerField(null=True, blank=True)
+    cache_read_tokens = models.BigIntegerField(null=True, blank=True)
+    cache_write_tokens = models.BigIntegerField(null=True, blank=True)
+    reasoning_tokens = models.BigIntegerField(null=True, blank=True)
+    aggregated_usage = models.BooleanField(default=False)
+    # Decided per run: does this span's usage and cost count in totals? (leaf LLM calls only,
+    # one per duplicated call; wrapper spans only when a run has no LLM usage at all)
+    counts_usage = models.BooleanField(default=False)
+    reported_cost = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    cost_source = models.CharField(max_length=10, choices=CostSource.choices, blank=True, default="")
+    response_id = models.CharField(max_length=200, blank=True)
+    finish_reason = models.CharField(max_length=64, blank=True)
+    tool_name = models.CharField(max_length=200, blank=True)
+    tool_call_id = models.CharField(max_length=200, blank=True)
+    agent_name = models.CharField(max_length=200, blank=True)
+    session_id = models.CharField(max_length=200, blank=True)
+    user_id = models.CharField(max_length=200, blank=True)
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    resource = models.JSONField(default=dict, blank=True)
+    events = models.JSONField(default=list, blank=True)
+    unmapped = models.JSONField(default=list, blank=True)
+    # Run-level facts this span carried: run_name, environment, tags, service_name, is_root
+    run_hints = models.JSONField(default=dict, blank=True)
+    scope_name = models.CharField(max_length=200, blank=True)
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "trace_id", "span_id"], name="one_span_per_id")]
+        indexes = [
+            models.Index(fields=["project", "start_time"], name="span_project_start"),
+            models.Index(fields=["project", "kind", "start_time"], name="span_project_kind_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.display_name or self.name}"
+
+
+class LogRecord(models.Model):
+    """A GenAI event that arrived on the logs signal (message content), joined to its span by id."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    trace_id = models.CharField(max_length=32)
+    span_id = models.CharField(max_length=16)
+    time = models.DateTimeField()
+    name = models.CharField(max_length=200)
+    attributes = models.JSONField(default=dict, blank=True)
+    body = models.JSONField(null=True, blank=True)
+    digest = models.CharField(max_length=64)  # of time, name and content: a re-sent record is stored once
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "trace_id", "span_id", "digest"], name="one_log_record")]
+
+    def __str__(self) -> str:
+        return f"{self.name} on {self.trace_id}/{self.span_id}"

@@ -1,0 +1,48 @@
+"""Pure: make decoded telemetry values fit JSON columns and text fields on every database.
+
+Decoded OTLP values can hold bytes, NaN/Infinity and NUL characters; PostgreSQL's jsonb and
+text reject those, so they are converted once here instead of failing a whole batch.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def text(value: Any, limit: int = 0) -> str:
+    out = "" if value is None else str(value)
+    if "\x00" in out:
+        out = out.replace("\x00", "")
+    return out[:limit] if limit else out
+
+
+def json_value(value: Any, _depth: int = 0) -> Any:
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, str):
+        return text(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes | bytearray):
+        return {"bytes_base64": base64.b64encode(value).decode()}
+    if _depth > 64:
+        return text(value, 1000)
+    if isinstance(value, dict):
+        return {text(k): json_value(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [json_value(v, _depth + 1) for v in value]
+    return text(value)
+
+
+def datetime_from_ns(ns: int) -> datetime:
+    """UTC datetime from Unix nanoseconds with integer math (floats lose sub-microsecond precision)."""
+    seconds, rest = divmod(int(ns), 1_000_000_000)
+    return _EPOCH + timedelta(seconds=seconds, microseconds=rest // 1000)
