@@ -39,21 +39,37 @@ class ProjectAdmin(admin.ModelAdmin[Project]):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
-    list_display = ["name", "prefix", "project", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "name",
+        "prefix",
+        "project",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     list_filter = ["project", ("revoked_at", admin.EmptyFieldListFilter)]
     readonly_fields = ["prefix", "created_at", "last_used_at"]
     fields = ["project", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
 
-    def save_model(self, request: HttpRequest, obj: ApiKey, form: object, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: ApiKey, form: object, change: bool
+    ) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
         # A new key is generated here and its value shown exactly once.
         new = services.api_key_create(obj.project, name=obj.name)
-        obj.pk, obj.prefix, obj.key_hash = new.api_key.pk, new.api_key.prefix, new.api_key.key_hash
+        obj.pk, obj.prefix, obj.key_hash = (
+            new.api_key.pk,
+            new.api_key.prefix,
+            new.api_key.key_hash,
+        )
         obj.created_at = new.api_key.created_at
-        messages.warning(request, f"New API key (copy it now, it will not be shown again): {new.raw_key}")
+        messages.warning(
+            request,
+            f"New API key (copy it now, it will not be shown again): {new.raw_key}",
+        )
 
     @admin.action(description="Revoke selected keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:

@@ -61,32 +61,95 @@ class IngestApi(APIView):
     permission_classes = [HasProjectKey]
 
     class SpanIn(serializers.Serializer[Any]):
-        trace_id = serializers.CharField(max_length=128, help_text="32 hex chars (OTel), a UUID, or any string (hashed to an id)")
-        span_id = serializers.CharField(max_length=128, help_text="16 hex chars (OTel) or any string (hashed)")
-        parent_span_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+        trace_id = serializers.CharField(
+            max_length=128,
+            help_text="32 hex chars (OTel), a UUID, or any string (hashed to an id)",
+        )
+        span_id = serializers.CharField(
+            max_length=128, help_text="16 hex chars (OTel) or any string (hashed)"
+        )
+        parent_span_id = serializers.CharField(
+            max_length=128, required=False, allow_blank=True, default=""
+        )
         name = serializers.CharField(max_length=512)
         kind = serializers.ChoiceField(choices=SpanKind.ALL, default=SpanKind.SPAN)
         start_time = serializers.DateTimeField()
         end_time = serializers.DateTimeField(required=False)
         status = serializers.ChoiceField(choices=["ok", "error"], default="ok")
-        error_type = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-        error_message = serializers.CharField(required=False, allow_blank=True, default="")
-        provider = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-        model = serializers.CharField(max_length=200, required=False, allow_blank=True, default="", help_text="requested model")
-        response_model = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-        input_tokens = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None, help_text="including cached tokens")
-        output_tokens = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None, help_text="including reasoning tokens")
-        cache_read_tokens = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
-        cache_write_tokens = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
-        reasoning_tokens = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
-        cost_usd = serializers.DecimalField(max_digits=20, decimal_places=10, min_value=0, required=False, allow_null=True, default=None, help_text="cost your client already knows; else AgentLedger prices the call")
-        response_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-        tool_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-        tool_call_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-        agent_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-        user_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-        session_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-        input = serializers.JSONField(required=False, default=None, help_text="messages [{role, content}] or any JSON")
+        error_type = serializers.CharField(
+            max_length=200, required=False, allow_blank=True, default=""
+        )
+        error_message = serializers.CharField(
+            required=False, allow_blank=True, default=""
+        )
+        provider = serializers.CharField(
+            max_length=100, required=False, allow_blank=True, default=""
+        )
+        model = serializers.CharField(
+            max_length=200,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="requested model",
+        )
+        response_model = serializers.CharField(
+            max_length=200, required=False, allow_blank=True, default=""
+        )
+        input_tokens = serializers.IntegerField(
+            min_value=0,
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="including cached tokens",
+        )
+        output_tokens = serializers.IntegerField(
+            min_value=0,
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="including reasoning tokens",
+        )
+        cache_read_tokens = serializers.IntegerField(
+            min_value=0, required=False, allow_null=True, default=None
+        )
+        cache_write_tokens = serializers.IntegerField(
+            min_value=0, required=False, allow_null=True, default=None
+        )
+        reasoning_tokens = serializers.IntegerField(
+            min_value=0, required=False, allow_null=True, default=None
+        )
+        cost_usd = serializers.DecimalField(
+            max_digits=20,
+            decimal_places=10,
+            min_value=0,
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="cost your client already knows; else AgentLedger prices the call",
+        )
+        response_id = serializers.CharField(
+            max_length=200, required=False, allow_blank=True, default=""
+        )
+        tool_name = serializers.CharField(
+            max_length=200, required=False, allow_blank=True, default=""
+        )
+        tool_call_id = serializers.CharField(
+            max_length=200, required=False, allow_blank=True, default=""
+        )
+        agent_name = serializers.CharField(
+            max_length=200, required=False, allow_blank=True, default=""
+        )
+        user_id = serializers.CharField(
+            max_length=200, required=False, allow_blank=True, default=""
+        )
+        session_id = serializers.CharField(
+            max_length=200, required=False, allow_blank=True, default=""
+        )
+        input = serializers.JSONField(
+            required=False,
+            default=None,
+            help_text="messages [{role, content}] or any JSON",
+        )
         output = serializers.JSONField(required=False, default=None)
         attributes = serializers.DictField(required=False, default=dict)
 
@@ -98,37 +161,81 @@ class IngestApi(APIView):
 
     class RunIn(serializers.Serializer[Any]):
         trace_id = serializers.CharField(max_length=128)
-        name = serializers.CharField(max_length=512, required=False, allow_blank=True, default="")
-        agent_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-        user_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-        session_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-        environment = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-        tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list)
+        name = serializers.CharField(
+            max_length=512, required=False, allow_blank=True, default=""
+        )
+        agent_name = serializers.CharField(
+            max_length=200, required=False, allow_blank=True, default=""
+        )
+        user_id = serializers.CharField(
+            max_length=200, required=False, allow_blank=True, default=""
+        )
+        session_id = serializers.CharField(
+            max_length=200, required=False, allow_blank=True, default=""
+        )
+        environment = serializers.CharField(
+            max_length=100, required=False, allow_blank=True, default=""
+        )
+        tags = serializers.ListField(
+            child=serializers.CharField(max_length=100), required=False, default=list
+        )
 
     class InputSerializer(serializers.Serializer[Any]):
-        spans = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=10_000)
-        runs = serializers.ListField(child=serializers.DictField(), required=False, default=list)
+        spans = serializers.ListField(
+            child=serializers.DictField(), min_length=1, max_length=10_000
+        )
+        runs = serializers.ListField(
+            child=serializers.DictField(), required=False, default=list
+        )
 
     @extend_schema(
-        request=inline_serializer("IngestBatch", {"spans": SpanIn(many=True), "runs": RunIn(many=True, required=False)}),
-        responses={200: inline_serializer("IngestResult", {"accepted_spans": serializers.IntegerField(), "trace_ids": serializers.ListField(child=serializers.CharField())})},
+        request=inline_serializer(
+            "IngestBatch",
+            {"spans": SpanIn(many=True), "runs": RunIn(many=True, required=False)},
+        ),
+        responses={
+            200: inline_serializer(
+                "IngestResult",
+                {
+                    "accepted_spans": serializers.IntegerField(),
+                    "trace_ids": serializers.ListField(child=serializers.CharField()),
+                },
+            )
+        },
         summary="Send spans without OpenTelemetry",
     )
     def post(self, request: Request) -> Response:
         batch = self.InputSerializer(data=request.data)
         if not batch.is_valid():
             return Response({"errors": _flatten(batch.errors)}, status=400)
-        spans, span_errors = _validate_each(self.SpanIn, batch.validated_data["spans"], "spans")
-        runs_, run_errors = _validate_each(self.RunIn, batch.validated_data["runs"], "runs")
-        errors = span_errors | run_errors | _runs_without_spans(runs_, spans)
+        spans, span_errors = _validate_each(
+            self.SpanIn, batch.validated_data["spans"], "spans"
+        )
+        runs_, run_errors = _validate_each(
+            self.RunIn, batch.validated_data["runs"], "runs"
+        )
+        errors = (
+            span_errors
+            | run_errors
+            | _runs_without_spans(runs_, batch.validated_data["spans"])
+        )
         if errors:
             return Response({"errors": errors}, status=400)
         items = [_to_span(span, runs_) for span in spans]
         services.ingest_spans(request.auth, items)
-        return Response({"accepted_spans": len(items), "trace_ids": sorted({raw.trace_id for raw, _ in items})})
+        return Response(
+            {
+                "accepted_spans": len(items),
+                "trace_ids": sorted({raw.trace_id for raw, _ in items}),
+            }
+        )
 
 
-def _validate_each(serializer_class: type[serializers.Serializer[Any]], rows: list[dict[str, Any]], name: str) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+def _validate_each(
+    serializer_class: type[serializers.Serializer[Any]],
+    rows: list[dict[str, Any]],
+    name: str,
+) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
     valid, errors = [], {}
     for index, row in enumerate(rows):
         serializer = serializer_class(data=row)
@@ -144,7 +251,11 @@ def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(errors, dict):
         out: dict[str, list[str]] = {}
         for key, value in errors.items():
-            path = prefix if key == "non_field_errors" else (f"{prefix}.{key}" if prefix else str(key))
+            path = (
+                prefix
+                if key == "non_field_errors"
+                else (f"{prefix}.{key}" if prefix else str(key))
+            )
             out |= _flatten(value, path)
         return out
     if isinstance(errors, list) and errors and all(isinstance(e, str) for e in errors):
@@ -157,23 +268,35 @@ def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "body": [str(errors)]}
 
 
-def _runs_without_spans(runs_: list[dict[str, Any]], spans: list[dict[str, Any]]) -> dict[str, list[str]]:
-    trace_ids = {s["trace_id"] for s in spans}
-    return {f"runs[{i}].trace_id": ["no span of this batch has this trace_id"] for i, r in enumerate(runs_) if r["trace_id"] not in trace_ids}
+def _runs_without_spans(
+    runs_: list[dict[str, Any]], spans: list[dict[str, Any]]
+) -> dict[str, list[str]]:
+    trace_ids = {s.get("trace_id") for s in spans}
+    return {
+        f"runs[{i}].trace_id": ["no span of this batch has this trace_id"]
+        for i, r in enumerate(runs_)
+        if r["trace_id"] not in trace_ids
+    }
 
 
 def _ns(value: datetime) -> int:
     delta = value - datetime(1970, 1, 1, tzinfo=value.tzinfo)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    return (
+        delta.days * 86_400 + delta.seconds
+    ) * 1_000_000_000 + delta.microseconds * 1000
 
 
-def _to_span(span: dict[str, Any], runs_: list[dict[str, Any]]) -> tuple[RawSpan, SpanFields]:
+def _to_span(
+    span: dict[str, Any], runs_: list[dict[str, Any]]
+) -> tuple[RawSpan, SpanFields]:
     run = next((r for r in runs_ if r["trace_id"] == span["trace_id"]), {})
     start = _ns(span["start_time"])
     raw = RawSpan(
         trace_id=normalize_id(span["trace_id"], 32),
         span_id=normalize_id(span["span_id"], 16),
-        parent_span_id=normalize_id(span["parent_span_id"], 16) if span["parent_span_id"] else "",
+        parent_span_id=normalize_id(span["parent_span_id"], 16)
+        if span["parent_span_id"]
+        else "",
         name=span["name"],
         kind=0,
         start_ns=start,

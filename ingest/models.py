@@ -11,14 +11,18 @@ from django.db import models
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"{value!r} is not a known IANA time zone (e.g. Europe/Paris, UTC)")
+        raise ValidationError(
+            f"{value!r} is not a known IANA time zone (e.g. Europe/Paris, UTC)"
+        )
 
 
 class Organization(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="organizations")
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="organizations"
+    )
 
     def __str__(self) -> str:
         return self.name
@@ -30,26 +34,42 @@ class Membership(models.Model):
         EDITOR = "editor", "Editor"
         ADMIN = "admin", "Admin"
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["organization", "user"], name="one_membership_per_org")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "user"], name="one_membership_per_org"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.organization} ({self.role})"
 
 
 class Project(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="projects")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="projects"
+    )
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100)
-    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    timezone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_timezone]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["organization", "slug"], name="project_slug_per_org")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "slug"], name="project_slug_per_org"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.organization.slug}/{self.slug}"
@@ -64,7 +84,9 @@ class ApiKey(models.Model):
 
     PREFIX_LENGTH = 11  # "al_" + 8 characters
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="api_keys")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="api_keys"
+    )
     name = models.CharField(max_length=100, default="default")
     prefix = models.CharField(max_length=PREFIX_LENGTH, db_index=True, editable=False)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
@@ -107,9 +129,13 @@ class Run(models.Model):
     environment = models.CharField(max_length=100, blank=True)
     service_name = models.CharField(max_length=200, blank=True)
     tags = models.JSONField(default=list, blank=True)
-    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     root_span_id = models.CharField(max_length=16, blank=True)
-    has_root = models.BooleanField(default=False)  # False while the parentless span has not arrived
+    has_root = models.BooleanField(
+        default=False
+    )  # False while the parentless span has not arrived
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OK)
     error_message = models.TextField(blank=True)
     start_time = models.DateTimeField()
@@ -127,15 +153,24 @@ class Run(models.Model):
     cache_read_tokens = models.BigIntegerField(default=0)
     cache_write_tokens = models.BigIntegerField(default=0)
     reasoning_tokens = models.BigIntegerField(default=0)
-    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    cost_usd = models.DecimalField(
+        max_digits=20, decimal_places=10, null=True, blank=True
+    )
     unpriced_calls = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "trace_id"], name="one_run_per_trace")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "trace_id"], name="one_run_per_trace"
+            )
+        ]
         indexes = [
             models.Index(fields=["project", "-start_time"], name="run_project_start"),
-            models.Index(fields=["project", "agent_name", "-start_time"], name="run_project_agent_start"),
+            models.Index(
+                fields=["project", "agent_name", "-start_time"],
+                name="run_project_agent_start",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -180,9 +215,15 @@ class Span(models.Model):
     # Decided per run: does this span's usage and cost count in totals? (leaf LLM calls only,
     # one per duplicated call; wrapper spans only when a run has no LLM usage at all)
     counts_usage = models.BooleanField(default=False)
-    reported_cost = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
-    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
-    cost_source = models.CharField(max_length=10, choices=CostSource.choices, blank=True, default="")
+    reported_cost = models.DecimalField(
+        max_digits=20, decimal_places=10, null=True, blank=True
+    )
+    cost_usd = models.DecimalField(
+        max_digits=20, decimal_places=10, null=True, blank=True
+    )
+    cost_source = models.CharField(
+        max_length=10, choices=CostSource.choices, blank=True, default=""
+    )
     response_id = models.CharField(max_length=200, blank=True)
     finish_reason = models.CharField(max_length=64, blank=True)
     tool_name = models.CharField(max_length=200, blank=True)
@@ -199,14 +240,22 @@ class Span(models.Model):
     # Run-level facts this span carried: run_name, environment, tags, service_name, is_root
     run_hints = models.JSONField(default=dict, blank=True)
     scope_name = models.CharField(max_length=200, blank=True)
-    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "trace_id", "span_id"], name="one_span_per_id")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "trace_id", "span_id"], name="one_span_per_id"
+            )
+        ]
         indexes = [
             models.Index(fields=["project", "start_time"], name="span_project_start"),
-            models.Index(fields=["project", "kind", "start_time"], name="span_project_kind_start"),
+            models.Index(
+                fields=["project", "kind", "start_time"], name="span_project_kind_start"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -223,10 +272,17 @@ class LogRecord(models.Model):
     name = models.CharField(max_length=200)
     attributes = models.JSONField(default=dict, blank=True)
     body = models.JSONField(null=True, blank=True)
-    digest = models.CharField(max_length=64)  # of time, name and content: a re-sent record is stored once
+    digest = models.CharField(
+        max_length=64
+    )  # of time, name and content: a re-sent record is stored once
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "trace_id", "span_id", "digest"], name="one_log_record")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "trace_id", "span_id", "digest"],
+                name="one_log_record",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} on {self.trace_id}/{self.span_id}"

@@ -36,33 +36,48 @@ class NewKey:
     raw_key: str  # shown once, never stored
 
 
-def organization_get_or_create(*, slug: str = DEFAULT_ORG_SLUG, name: str = "") -> Organization:
+def organization_get_or_create(
+    *, slug: str = DEFAULT_ORG_SLUG, name: str = ""
+) -> Organization:
     org, _ = Organization.objects.get_or_create(
-        slug=slugify(slug) or DEFAULT_ORG_SLUG, defaults={"name": name or slug.replace("-", " ").title()}
+        slug=slugify(slug) or DEFAULT_ORG_SLUG,
+        defaults={"name": name or slug.replace("-", " ").title()},
     )
     return org
 
 
 def api_key_create(project: Project, *, name: str = "default") -> NewKey:
     raw = keys.generate_key()
-    api_key = ApiKey.objects.create(project=project, name=name, prefix=keys.key_prefix(raw), key_hash=keys.hash_key(raw))
+    api_key = ApiKey.objects.create(
+        project=project,
+        name=name,
+        prefix=keys.key_prefix(raw),
+        key_hash=keys.hash_key(raw),
+    )
     return NewKey(api_key=api_key, raw_key=raw)
 
 
 def api_key_revoke(api_key: ApiKey) -> None:
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at=None).update(revoked_at=timezone.now())
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at=None).update(
+        revoked_at=timezone.now()
+    )
 
 
 def api_key_mark_used(api_key: ApiKey) -> None:
     """Record use at most once a minute, so a busy exporter does not write on every request."""
     now = timezone.now()
-    if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
+    if (
+        api_key.last_used_at is None
+        or (now - api_key.last_used_at).total_seconds() > 60
+    ):
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
 
 
 @transaction.atomic
-def project_create(name: str, *, org_slug: str = DEFAULT_ORG_SLUG, timezone_name: str = "UTC") -> tuple[Project, NewKey]:
+def project_create(
+    name: str, *, org_slug: str = DEFAULT_ORG_SLUG, timezone_name: str = "UTC"
+) -> tuple[Project, NewKey]:
     """Create a project (and its organization when needed) with a first ingest key."""
     org = organization_get_or_create(slug=org_slug)
     base = slugify(name) or "project"
@@ -77,7 +92,9 @@ def project_create(name: str, *, org_slug: str = DEFAULT_ORG_SLUG, timezone_name
 
 
 def heartbeat_record(name: str) -> None:
-    WorkerHeartbeat.objects.update_or_create(name=name, defaults={"seen_at": timezone.now()})
+    WorkerHeartbeat.objects.update_or_create(
+        name=name, defaults={"seen_at": timezone.now()}
+    )
 
 
 # --- Telemetry intake --------------------------------------------------------------------
@@ -92,7 +109,11 @@ def ingest_decoded(api_key: ApiKey, decoded: DecodedTraces) -> list[Rejected]:
             items.append((raw, conventions.normalize(raw)))
         except Exception as exc:  # a normalizer bug must not lose the rest of the batch
             log.exception("normalizer failed on span %s/%s", raw.trace_id, raw.span_id)
-            rejected.append(Rejected(index, f"span {raw.span_id} could not be read: {type(exc).__name__}"))
+            rejected.append(
+                Rejected(
+                    index, f"span {raw.span_id} could not be read: {type(exc).__name__}"
+                )
+            )
     ingest_spans(api_key, items)
     return rejected
 
@@ -132,8 +153,16 @@ def recompute_runs(project: Project, trace_ids: list[str]) -> None:
     api_keys: dict[str, int | None] = {}
     pks: dict[tuple[str, str], int] = {}
     counted_before: set[int] = set()
-    for row in Span.objects.filter(project=project, trace_id__in=trace_ids).values("pk", *_FACT_COLUMNS).iterator(2000):
-        trace_id, api_key_id, pk = row.pop("trace_id"), row.pop("api_key_id"), row.pop("pk")
+    for row in (
+        Span.objects.filter(project=project, trace_id__in=trace_ids)
+        .values("pk", *_FACT_COLUMNS)
+        .iterator(2000)
+    ):
+        trace_id, api_key_id, pk = (
+            row.pop("trace_id"),
+            row.pop("api_key_id"),
+            row.pop("pk"),
+        )
         pks[(trace_id, row["span_id"])] = pk
         if row.pop("counts_usage"):
             counted_before.add(pk)
@@ -141,11 +170,22 @@ def recompute_runs(project: Project, trace_ids: list[str]) -> None:
         facts.setdefault(trace_id, []).append(runs.SpanFacts(**row))
         api_keys.setdefault(trace_id, api_key_id)
     summaries = {trace_id: runs.summarize(spans) for trace_id, spans in facts.items()}
-    counted_now = {pks[(t, span_id)] for t, s in summaries.items() for span_id in s.usage_span_ids}
+    counted_now = {
+        pks[(t, span_id)] for t, s in summaries.items() for span_id in s.usage_span_ids
+    }
     _update_usage_flags(counted_before, counted_now)
     root_io = _root_io(project, summaries)
     Run.objects.bulk_create(
-        [_run_row(project, trace_id, s, api_keys[trace_id], root_io.get((trace_id, s.root_span_id))) for trace_id, s in summaries.items()],
+        [
+            _run_row(
+                project,
+                trace_id,
+                s,
+                api_keys[trace_id],
+                root_io.get((trace_id, s.root_span_id)),
+            )
+            for trace_id, s in summaries.items()
+        ],
         update_conflicts=True,
         unique_fields=["project", "trace_id"],
         update_fields=_RUN_UPDATE_FIELDS,
@@ -186,7 +226,9 @@ def _lock_traces(project: Project, trace_ids: list[str]) -> None:
 
 
 def _lock_key(project_id: int, trace_id: str) -> int:
-    digest = hashlib.blake2b(f"{project_id}:{trace_id}".encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(
+        f"{project_id}:{trace_id}".encode(), digest_size=8
+    ).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
@@ -201,8 +243,14 @@ def _span_row(project: Project, api_key: ApiKey, raw: RawSpan, f: SpanFields) ->
         "is_root": f.is_root,
         "framework_node": _is_framework_node(raw),
     }
-    priced = f.kind in runs.USAGE_KINDS and (f.input_tokens is not None or f.output_tokens is not None)
-    cost_source = Span.CostSource.REPORTED if f.reported_cost is not None else (Span.CostSource.UNPRICED if priced else Span.CostSource.NONE)
+    priced = f.kind in runs.USAGE_KINDS and (
+        f.input_tokens is not None or f.output_tokens is not None
+    )
+    cost_source = (
+        Span.CostSource.REPORTED
+        if f.reported_cost is not None
+        else (Span.CostSource.UNPRICED if priced else Span.CostSource.NONE)
+    )
     return Span(
         project=project,
         api_key=api_key,
@@ -244,7 +292,12 @@ def _span_row(project: Project, api_key: ApiKey, raw: RawSpan, f: SpanFields) ->
         output=storable.json_value(f.output if f.output is not None else f.tool_result),
         attributes=storable.json_value(raw.attributes),
         resource=storable.json_value(raw.resource),
-        events=storable.json_value([{"name": e.name, "time_ns": str(e.time_ns), "attributes": e.attributes} for e in raw.events]),
+        events=storable.json_value(
+            [
+                {"name": e.name, "time_ns": str(e.time_ns), "attributes": e.attributes}
+                for e in raw.events
+            ]
+        ),
         unmapped=f.unmapped,
         run_hints=storable.json_value({k: v for k, v in hints.items() if v}),
         scope_name=storable.text(raw.scope_name, 200),
@@ -265,7 +318,9 @@ def _is_framework_node(raw: RawSpan) -> bool:
 def _log_row(project: Project, event: LogEvent) -> LogRecord:
     attributes = storable.json_value(event.attributes)
     body = storable.json_value(event.body)
-    content = json.dumps([event.time_ns, event.name, attributes, body], sort_keys=True, default=str)
+    content = json.dumps(
+        [event.time_ns, event.name, attributes, body], sort_keys=True, default=str
+    )
     return LogRecord(
         project=project,
         trace_id=event.trace_id,
@@ -284,14 +339,22 @@ def _attach_log_records(project: Project, span_keys: set[tuple[str, str]]) -> No
         return
     trace_ids = {t for t, _ in span_keys}
     records: dict[tuple[str, str], list[LogEvent]] = {}
-    for rec in LogRecord.objects.filter(project=project, trace_id__in=trace_ids).order_by("time", "pk"):
+    for rec in LogRecord.objects.filter(
+        project=project, trace_id__in=trace_ids
+    ).order_by("time", "pk"):
         key = (rec.trace_id, rec.span_id)
         if key in span_keys:
-            event = LogEvent(rec.trace_id, rec.span_id, 0, rec.name, rec.attributes, rec.body)
+            event = LogEvent(
+                rec.trace_id, rec.span_id, 0, rec.name, rec.attributes, rec.body
+            )
             records.setdefault(key, []).append(event)
     for (trace_id, span_id), events in records.items():
         messages_in, messages_out = messages.messages_from_log_events(events)
-        span = Span.objects.filter(project=project, trace_id=trace_id, span_id=span_id).only("pk", "input", "output").first()
+        span = (
+            Span.objects.filter(project=project, trace_id=trace_id, span_id=span_id)
+            .only("pk", "input", "output")
+            .first()
+        )
         if span is None:
             continue
         changed = []
@@ -307,17 +370,35 @@ def _attach_log_records(project: Project, span_keys: set[tuple[str, str]]) -> No
 
 def _update_usage_flags(counted_before: set[int], counted_now: set[int]) -> None:
     """Store which spans count in totals (rollups sum exactly these)."""
-    for flag, pks in ((True, counted_now - counted_before), (False, counted_before - counted_now)):
+    for flag, pks in (
+        (True, counted_now - counted_before),
+        (False, counted_before - counted_now),
+    ):
         if pks:
             Span.objects.filter(pk__in=pks).update(counts_usage=flag)
 
 
-def _root_io(project: Project, summaries: dict[str, runs.RunSummary]) -> dict[tuple[str, str], tuple[Any, Any]]:
-    roots = Span.objects.filter(project=project, trace_id__in=list(summaries), span_id__in=[s.root_span_id for s in summaries.values()])
-    return {(r["trace_id"], r["span_id"]): (r["input"], r["output"]) for r in roots.values("trace_id", "span_id", "input", "output")}
+def _root_io(
+    project: Project, summaries: dict[str, runs.RunSummary]
+) -> dict[tuple[str, str], tuple[Any, Any]]:
+    roots = Span.objects.filter(
+        project=project,
+        trace_id__in=list(summaries),
+        span_id__in=[s.root_span_id for s in summaries.values()],
+    )
+    return {
+        (r["trace_id"], r["span_id"]): (r["input"], r["output"])
+        for r in roots.values("trace_id", "span_id", "input", "output")
+    }
 
 
-def _run_row(project: Project, trace_id: str, s: runs.RunSummary, api_key_id: int | None, io: tuple[Any, Any] | None) -> Run:
+def _run_row(
+    project: Project,
+    trace_id: str,
+    s: runs.RunSummary,
+    api_key_id: int | None,
+    io: tuple[Any, Any] | None,
+) -> Run:
     return Run(
         project=project,
         trace_id=trace_id,

@@ -37,22 +37,30 @@ def otlp_metrics(request: HttpRequest) -> HttpResponse:
     """Accepted and dropped: metric token counts repeat the spans' and would double count."""
     api_key = auth.api_key_for_request(request)
     if api_key is None:
-        return _error(401, "missing or revoked API key: send Authorization: Bearer <project key>")
+        return _error(
+            401, "missing or revoked API key: send Authorization: Bearer <project key>"
+        )
     try:
         as_json = otlp.media_type(request.content_type or "") == "json"
     except otlp.OtlpError as exc:
         return _error(exc.status, str(exc))
-    return HttpResponse(otlp.encode_metrics_response(as_json), content_type=_content_type(as_json))
+    return HttpResponse(
+        otlp.encode_metrics_response(as_json), content_type=_content_type(as_json)
+    )
 
 
 Store = Callable[[ApiKey, bytes, HttpRequest], tuple[int, str]]
 
 
-def _otlp(request: HttpRequest, store: Store, encode: Callable[..., bytes]) -> HttpResponse:
+def _otlp(
+    request: HttpRequest, store: Store, encode: Callable[..., bytes]
+) -> HttpResponse:
     """Authenticate, size-check, decode and store one OTLP export; answer in its encoding."""
     api_key = auth.api_key_for_request(request)
     if api_key is None:
-        return _error(401, "missing or revoked API key: send Authorization: Bearer <project key>")
+        return _error(
+            401, "missing or revoked API key: send Authorization: Bearer <project key>"
+        )
     limit = settings.AGENTLEDGER_MAX_REQUEST_BYTES
     if int(request.headers.get("Content-Length") or 0) > limit:
         return _error(413, f"request body is over the {limit} byte limit")
@@ -68,10 +76,15 @@ def _otlp(request: HttpRequest, store: Store, encode: Callable[..., bytes]) -> H
         response = _error(503, "database unavailable, retry later")
         response["Retry-After"] = RETRY_AFTER_SECONDS
         return response
-    return HttpResponse(encode(rejected=rejected, message=message, as_json=as_json), content_type=_content_type(as_json))
+    return HttpResponse(
+        encode(rejected=rejected, message=message, as_json=as_json),
+        content_type=_content_type(as_json),
+    )
 
 
-def _store_traces(api_key: ApiKey, body: bytes, request: HttpRequest) -> tuple[int, str]:
+def _store_traces(
+    api_key: ApiKey, body: bytes, request: HttpRequest
+) -> tuple[int, str]:
     decoded = otlp.decode_traces(
         body,
         content_type=request.content_type or "",
@@ -90,7 +103,9 @@ def _store_logs(api_key: ApiKey, body: bytes, request: HttpRequest) -> tuple[int
         max_bytes=settings.AGENTLEDGER_MAX_REQUEST_BYTES,
     )
     services.ingest_log_events(api_key, decoded.events)
-    return len(decoded.rejected), otlp.rejection_message(decoded.rejected, noun="log record")
+    return len(decoded.rejected), otlp.rejection_message(
+        decoded.rejected, noun="log record"
+    )
 
 
 def _content_type(as_json: bool) -> str:
@@ -109,10 +124,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
     try:
-        problems = [p for p in (health.database_problem(), health.broker_problem()) if p]
-        beat = None if problems else WorkerHeartbeat.objects.order_by("-seen_at").first()
+        problems = [
+            p for p in (health.database_problem(), health.broker_problem()) if p
+        ]
+        beat = (
+            None if problems else WorkerHeartbeat.objects.order_by("-seen_at").first()
+        )
     except DatabaseError as exc:
         problems = [f"database error: {exc}"]
     if problems:
         return JsonResponse({"status": "unavailable", "problems": problems}, status=503)
-    return JsonResponse({"status": "ok", "worker_last_seen": beat.seen_at.isoformat() if beat else None})
+    return JsonResponse(
+        {"status": "ok", "worker_last_seen": beat.seen_at.isoformat() if beat else None}
+    )

@@ -40,7 +40,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(condition: Callable[[], bool], *, timeout: float = 30, what: str = "condition") -> None:
+def wait_for(
+    condition: Callable[[], bool], *, timeout: float = 30, what: str = "condition"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -50,11 +52,15 @@ def wait_for(condition: Callable[[], bool], *, timeout: float = 30, what: str = 
 
 
 @contextmanager
-def running(cmd: list[str], *, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def running(
+    cmd: list[str], *, env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """Start a process, yield it, and stop it (SIGTERM, then kill) however the test ends."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
         try:
             yield proc
         finally:
@@ -67,5 +73,17 @@ def running(cmd: list[str], *, env: dict[str, str], log: Path) -> Iterator[subpr
 
 
 def celery_worker_cmd() -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--loglevel", "INFO",
-            "--without-mingle", "--without-gossip"]
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--pool",
+        "solo",
+        "--loglevel",
+        "INFO",
+        "--without-mingle",
+        "--without-gossip",
+    ]

@@ -63,7 +63,9 @@ class Turn:
     model: str
     n_items: int
     last_user_text: str
-    tool_result: str | None  # content of the trailing tool result, if the request ends with one
+    tool_result: (
+        str | None
+    )  # content of the trailing tool result, if the request ends with one
     tool_names: list[str]
     first_tool_param: str
 
@@ -96,7 +98,9 @@ class ReceivedRequest:
     reply: Reply | None = None
 
 
-def weather_script(turn: Turn, seq: int, *, default_text: str = "Hello from the fake LLM.") -> Reply:
+def weather_script(
+    turn: Turn, seq: int, *, default_text: str = "Hello from the fake LLM."
+) -> Reply:
     if turn.tool_result is not None:
         return Reply(text=f"Here is what I found: {turn.tool_result}")
     if turn.tool_names and "weather" in turn.last_user_text.lower():
@@ -170,7 +174,9 @@ class FakeLLMServer:
         return f"http://{host!s}:{port}"
 
     def start(self) -> FakeLLMServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-llm", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="fake-llm", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -244,15 +250,23 @@ def _chat_turn(body: JSON) -> Turn:
         model=str(body.get("model", "")),
         n_items=len(messages),
         last_user_text=_text_of(users[-1].get("content")) if users else "",
-        tool_result=_text_of(last.get("content")) if last.get("role") in ("tool", "function") else None,
+        tool_result=_text_of(last.get("content"))
+        if last.get("role") in ("tool", "function")
+        else None,
         tool_names=[str(f.get("name")) for f in functions],
-        first_tool_param=_first_param(functions[0].get("parameters")) if functions else "city",
+        first_tool_param=_first_param(functions[0].get("parameters"))
+        if functions
+        else "city",
     )
 
 
 def _responses_turn(body: JSON) -> Turn:
     raw_input = body.get("input") or []
-    items: list[JSON] = [{"role": "user", "content": raw_input}] if isinstance(raw_input, str) else raw_input
+    items: list[JSON] = (
+        [{"role": "user", "content": raw_input}]
+        if isinstance(raw_input, str)
+        else raw_input
+    )
     tools = [t for t in body.get("tools") or [] if t.get("type") == "function"]
     users = [i for i in items if i.get("role") == "user"]
     last = items[-1] if items else {}
@@ -261,7 +275,9 @@ def _responses_turn(body: JSON) -> Turn:
         model=str(body.get("model", "")),
         n_items=len(items) + (1 if body.get("instructions") else 0),
         last_user_text=_text_of(users[-1].get("content")) if users else "",
-        tool_result=_text_of(last.get("output")) if last.get("type") == "function_call_output" else None,
+        tool_result=_text_of(last.get("output"))
+        if last.get("type") == "function_call_output"
+        else None,
         tool_names=[str(t.get("name")) for t in tools],
         first_tool_param=_first_param(tools[0].get("parameters")) if tools else "city",
     )
@@ -277,13 +293,17 @@ def _anthropic_turn(body: JSON) -> Turn:
             continue
         content = message.get("content")
         blocks = content if isinstance(content, list) else []
-        results = [b for b in blocks if isinstance(b, dict) and b.get("type") == "tool_result"]
+        results = [
+            b for b in blocks if isinstance(b, dict) and b.get("type") == "tool_result"
+        ]
         if not results:
             last_user_text = _text_of(content)
     if messages and messages[-1].get("role") == "user":
         content = messages[-1].get("content")
         blocks = content if isinstance(content, list) else []
-        results = [b for b in blocks if isinstance(b, dict) and b.get("type") == "tool_result"]
+        results = [
+            b for b in blocks if isinstance(b, dict) and b.get("type") == "tool_result"
+        ]
         if results:
             tool_result = _text_of(results[-1].get("content"))
     return Turn(
@@ -293,7 +313,9 @@ def _anthropic_turn(body: JSON) -> Turn:
         last_user_text=last_user_text,
         tool_result=tool_result,
         tool_names=[str(t.get("name")) for t in tools],
-        first_tool_param=_first_param(tools[0].get("input_schema")) if tools else "city",
+        first_tool_param=_first_param(tools[0].get("input_schema"))
+        if tools
+        else "city",
     )
 
 
@@ -331,7 +353,9 @@ def _chat_tool_call(call: ToolCall) -> JSON:
     }
 
 
-def _chat_chunks(turn: Turn, reply: Reply, seq: int, usage: JSON, *, include_usage: bool) -> Iterator[JSON]:
+def _chat_chunks(
+    turn: Turn, reply: Reply, seq: int, usage: JSON, *, include_usage: bool
+) -> Iterator[JSON]:
     base = {
         "id": f"chatcmpl-fake{seq:04d}",
         "object": "chat.completion.chunk",
@@ -341,16 +365,32 @@ def _chat_chunks(turn: Turn, reply: Reply, seq: int, usage: JSON, *, include_usa
     }
 
     def chunk(delta: JSON, finish_reason: str | None = None) -> JSON:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-        return {**base, "choices": [choice]} | ({"usage": None} if include_usage else {})
+        choice = {
+            "index": 0,
+            "delta": delta,
+            "logprobs": None,
+            "finish_reason": finish_reason,
+        }
+        return {**base, "choices": [choice]} | (
+            {"usage": None} if include_usage else {}
+        )
 
-    yield chunk({"role": "assistant", "content": "" if reply.text is not None else None})
+    yield chunk(
+        {"role": "assistant", "content": "" if reply.text is not None else None}
+    )
     if reply.tool_call:
         call = reply.tool_call
-        head = {"index": 0, "id": call.call_id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+        head = {
+            "index": 0,
+            "id": call.call_id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
         yield chunk({"tool_calls": [head]})
         for piece in _split(json.dumps(call.arguments)):
-            yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+            yield chunk(
+                {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
+            )
         yield chunk({}, "tool_calls")
     else:
         for piece in _split(reply.text or ""):
@@ -379,12 +419,21 @@ def _response_output(reply: Reply, seq: int) -> list[JSON]:
             "id": f"msg_fake{seq:04d}",
             "role": "assistant",
             "status": "completed",
-            "content": [{"type": "output_text", "text": reply.text or "", "annotations": [], "logprobs": []}],
+            "content": [
+                {
+                    "type": "output_text",
+                    "text": reply.text or "",
+                    "annotations": [],
+                    "logprobs": [],
+                }
+            ],
         }
     ]
 
 
-def _response(body: JSON, turn: Turn, reply: Reply, seq: int, usage: JSON | None, status: str) -> JSON:
+def _response(
+    body: JSON, turn: Turn, reply: Reply, seq: int, usage: JSON | None, status: str
+) -> JSON:
     return {
         "id": f"resp_fake{seq:04d}",
         "object": "response",
@@ -411,32 +460,99 @@ def _response(body: JSON, turn: Turn, reply: Reply, seq: int, usage: JSON | None
     }
 
 
-def _response_events(body: JSON, turn: Turn, reply: Reply, seq: int, usage: JSON) -> Iterator[JSON]:
-    yield {"type": "response.created", "response": _response(body, turn, reply, seq, None, "in_progress")}
-    yield {"type": "response.in_progress", "response": _response(body, turn, reply, seq, None, "in_progress")}
+def _response_events(
+    body: JSON, turn: Turn, reply: Reply, seq: int, usage: JSON
+) -> Iterator[JSON]:
+    yield {
+        "type": "response.created",
+        "response": _response(body, turn, reply, seq, None, "in_progress"),
+    }
+    yield {
+        "type": "response.in_progress",
+        "response": _response(body, turn, reply, seq, None, "in_progress"),
+    }
     for index, item in enumerate(_response_output(reply, seq)):
         if item["type"] == "function_call":
-            yield {"type": "response.output_item.added", "output_index": index, "item": {**item, "arguments": "", "status": "in_progress"}}
+            yield {
+                "type": "response.output_item.added",
+                "output_index": index,
+                "item": {**item, "arguments": "", "status": "in_progress"},
+            }
             for piece in _split(item["arguments"]):
-                yield {"type": "response.function_call_arguments.delta", "output_index": index, "item_id": item["id"], "delta": piece}
-            yield {"type": "response.function_call_arguments.done", "output_index": index, "item_id": item["id"], "arguments": item["arguments"]}
+                yield {
+                    "type": "response.function_call_arguments.delta",
+                    "output_index": index,
+                    "item_id": item["id"],
+                    "delta": piece,
+                }
+            yield {
+                "type": "response.function_call_arguments.done",
+                "output_index": index,
+                "item_id": item["id"],
+                "arguments": item["arguments"],
+            }
         else:
             text = item["content"][0]["text"]
-            empty_part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-            yield {"type": "response.output_item.added", "output_index": index, "item": {**item, "content": [], "status": "in_progress"}}
-            yield {"type": "response.content_part.added", "output_index": index, "item_id": item["id"], "content_index": 0, "part": empty_part}
+            empty_part = {
+                "type": "output_text",
+                "text": "",
+                "annotations": [],
+                "logprobs": [],
+            }
+            yield {
+                "type": "response.output_item.added",
+                "output_index": index,
+                "item": {**item, "content": [], "status": "in_progress"},
+            }
+            yield {
+                "type": "response.content_part.added",
+                "output_index": index,
+                "item_id": item["id"],
+                "content_index": 0,
+                "part": empty_part,
+            }
             for piece in _split(text):
-                yield {"type": "response.output_text.delta", "output_index": index, "item_id": item["id"], "content_index": 0, "delta": piece, "logprobs": []}
-            yield {"type": "response.output_text.done", "output_index": index, "item_id": item["id"], "content_index": 0, "text": text, "logprobs": []}
-            yield {"type": "response.content_part.done", "output_index": index, "item_id": item["id"], "content_index": 0, "part": item["content"][0]}
+                yield {
+                    "type": "response.output_text.delta",
+                    "output_index": index,
+                    "item_id": item["id"],
+                    "content_index": 0,
+                    "delta": piece,
+                    "logprobs": [],
+                }
+            yield {
+                "type": "response.output_text.done",
+                "output_index": index,
+                "item_id": item["id"],
+                "content_index": 0,
+                "text": text,
+                "logprobs": [],
+            }
+            yield {
+                "type": "response.content_part.done",
+                "output_index": index,
+                "item_id": item["id"],
+                "content_index": 0,
+                "part": item["content"][0],
+            }
         yield {"type": "response.output_item.done", "output_index": index, "item": item}
-    yield {"type": "response.completed", "response": _response(body, turn, reply, seq, usage, "completed")}
+    yield {
+        "type": "response.completed",
+        "response": _response(body, turn, reply, seq, usage, "completed"),
+    }
 
 
 def _anthropic_content(reply: Reply) -> list[JSON]:
     if reply.tool_call:
         call = reply.tool_call
-        return [{"type": "tool_use", "id": call.call_id, "name": call.name, "input": call.arguments}]
+        return [
+            {
+                "type": "tool_use",
+                "id": call.call_id,
+                "name": call.name,
+                "input": call.arguments,
+            }
+        ]
     return [{"type": "text", "text": reply.text or ""}]
 
 
@@ -453,20 +569,59 @@ def _anthropic_message(turn: Turn, reply: Reply, seq: int, usage: JSON) -> JSON:
     }
 
 
-def _anthropic_events(turn: Turn, reply: Reply, seq: int, usage: JSON) -> Iterator[tuple[str, JSON]]:
+def _anthropic_events(
+    turn: Turn, reply: Reply, seq: int, usage: JSON
+) -> Iterator[tuple[str, JSON]]:
     start = _anthropic_message(turn, reply, seq, {**usage, "output_tokens": 1})
-    yield "message_start", {"type": "message_start", "message": {**start, "content": [], "stop_reason": None}}
+    yield (
+        "message_start",
+        {
+            "type": "message_start",
+            "message": {**start, "content": [], "stop_reason": None},
+        },
+    )
     block = _anthropic_content(reply)[0]
     if block["type"] == "tool_use":
-        yield "content_block_start", {"type": "content_block_start", "index": 0, "content_block": {**block, "input": {}}}
+        yield (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {**block, "input": {}},
+            },
+        )
         for piece in _split(json.dumps(block["input"])):
-            yield "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": piece}}
+            yield (
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "input_json_delta", "partial_json": piece},
+                },
+            )
     else:
-        yield "content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+        yield (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
+        )
         for piece in _split(block["text"]):
-            yield "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
+            yield (
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": piece},
+                },
+            )
     yield "content_block_stop", {"type": "content_block_stop", "index": 0}
-    delta = {"stop_reason": "tool_use" if reply.tool_call else "end_turn", "stop_sequence": None}
+    delta = {
+        "stop_reason": "tool_use" if reply.tool_call else "end_turn",
+        "stop_sequence": None,
+    }
     yield "message_delta", {"type": "message_delta", "delta": delta, "usage": usage}
     yield "message_stop", {"type": "message_stop"}
 
@@ -480,9 +635,16 @@ def _embeddings(body: JSON) -> tuple[JSON, JSON]:
         vector = [round(((len(str(item)) + i) % 7) / 7, 4) for i in range(8)]
         embedding: Any = vector
         if body.get("encoding_format") == "base64":
-            embedding = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+            embedding = base64.b64encode(
+                struct.pack(f"<{len(vector)}f", *vector)
+            ).decode()
         data.append({"object": "embedding", "index": index, "embedding": embedding})
-    return {"object": "list", "data": data, "model": body.get("model", ""), "usage": usage}, usage
+    return {
+        "object": "list",
+        "data": data,
+        "model": body.get("model", ""),
+        "usage": usage,
+    }, usage
 
 
 def _split(text: str, size: int = 12) -> list[str]:
@@ -490,12 +652,26 @@ def _split(text: str, size: int = 12) -> list[str]:
 
 
 def _error(api: str, model: str) -> tuple[int, JSON]:
-    status = HTTPStatus.INTERNAL_SERVER_ERROR if "500" in model else HTTPStatus.BAD_REQUEST
+    status = (
+        HTTPStatus.INTERNAL_SERVER_ERROR if "500" in model else HTTPStatus.BAD_REQUEST
+    )
     if api == "anthropic":
-        kind = "api_error" if status == HTTPStatus.INTERNAL_SERVER_ERROR else "invalid_request_error"
-        return status, {"type": "error", "error": {"type": kind, "message": f"model: {model} is not available"}}
+        kind = (
+            "api_error"
+            if status == HTTPStatus.INTERNAL_SERVER_ERROR
+            else "invalid_request_error"
+        )
+        return status, {
+            "type": "error",
+            "error": {"type": kind, "message": f"model: {model} is not available"},
+        }
     if status == HTTPStatus.INTERNAL_SERVER_ERROR:
-        error = {"message": "The server had an error while processing your request.", "type": "server_error", "param": None, "code": None}
+        error = {
+            "message": "The server had an error while processing your request.",
+            "type": "server_error",
+            "param": None,
+            "code": None,
+        }
     else:
         error = {
             "message": f"The model `{model}` does not exist or you do not have access to it.",
@@ -517,7 +693,15 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:
-            self._send_json(HTTPStatus.NOT_FOUND, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}})
+            self._send_json(
+                HTTPStatus.NOT_FOUND,
+                {
+                    "error": {
+                        "message": f"no route {self.path}",
+                        "type": "invalid_request_error",
+                    }
+                },
+            )
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -538,11 +722,25 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             if path.endswith("/embeddings"):
                 self._embeddings(request, body)
                 return
-            parsers = {"/chat/completions": _chat_turn, "/responses": _responses_turn, "/messages": _anthropic_turn}
-            parser = next((p for suffix, p in parsers.items() if path.endswith(suffix)), None)
+            parsers = {
+                "/chat/completions": _chat_turn,
+                "/responses": _responses_turn,
+                "/messages": _anthropic_turn,
+            }
+            parser = next(
+                (p for suffix, p in parsers.items() if path.endswith(suffix)), None
+            )
             if parser is None:
                 request.status = HTTPStatus.NOT_FOUND
-                self._send_json(HTTPStatus.NOT_FOUND, {"error": {"message": f"no route {path}", "type": "invalid_request_error"}})
+                self._send_json(
+                    HTTPStatus.NOT_FOUND,
+                    {
+                        "error": {
+                            "message": f"no route {path}",
+                            "type": "invalid_request_error",
+                        }
+                    },
+                )
                 return
             turn = parser(body)
             if "error" in turn.model:
@@ -555,22 +753,39 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             request.status, request.usage, request.reply = HTTPStatus.OK, usage, reply
             if turn.api == "chat":
                 if request.stream:
-                    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+                    include_usage = bool(
+                        (body.get("stream_options") or {}).get("include_usage")
+                    )
                     if not include_usage:
                         request.usage = None
-                    self._send_sse((None, c) for c in _chat_chunks(turn, reply, seq, usage, include_usage=include_usage))
+                    self._send_sse(
+                        (None, c)
+                        for c in _chat_chunks(
+                            turn, reply, seq, usage, include_usage=include_usage
+                        )
+                    )
                 else:
-                    self._send_json(HTTPStatus.OK, _chat_completion(turn, reply, seq, usage))
+                    self._send_json(
+                        HTTPStatus.OK, _chat_completion(turn, reply, seq, usage)
+                    )
             elif turn.api == "responses":
                 if request.stream:
                     events = _response_events(body, turn, reply, seq, usage)
-                    self._send_sse((e["type"], {**e, "sequence_number": i}) for i, e in enumerate(events))
+                    self._send_sse(
+                        (e["type"], {**e, "sequence_number": i})
+                        for i, e in enumerate(events)
+                    )
                 else:
-                    self._send_json(HTTPStatus.OK, _response(body, turn, reply, seq, usage, "completed"))
+                    self._send_json(
+                        HTTPStatus.OK,
+                        _response(body, turn, reply, seq, usage, "completed"),
+                    )
             elif request.stream:
                 self._send_sse(_anthropic_events(turn, reply, seq, usage), done=False)
             else:
-                self._send_json(HTTPStatus.OK, _anthropic_message(turn, reply, seq, usage))
+                self._send_json(
+                    HTTPStatus.OK, _anthropic_message(turn, reply, seq, usage)
+                )
 
         def _embeddings(self, request: ReceivedRequest, body: JSON) -> None:
             model = str(body.get("model", ""))
@@ -591,7 +806,9 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _send_sse(self, events: Iterator[tuple[str | None, JSON]], *, done: bool = True) -> None:
+        def _send_sse(
+            self, events: Iterator[tuple[str | None, JSON]], *, done: bool = True
+        ) -> None:
             lines = []
             for name, payload in events:
                 if name:

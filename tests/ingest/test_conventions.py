@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.conventions import messages, normalize, usage
+from ingest.conventions.span_view import SpanView
 from ingest.telemetry import RawSpan, SpanEvent, SpanFields, SpanKind
 
 
@@ -1593,6 +1594,11 @@ class CacheCase:
     input_tokens: int
     cache_read: int | None = None
     name: str = "chat"
+    label: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.row} ({self.label})" if self.label else self.row
 
 
 CACHE_CASES = [
@@ -1656,6 +1662,43 @@ CACHE_CASES = [
         "ai",
         12 + 6209 + 100,
         6209,
+    ),
+    CacheCase(
+        "vercel ai <6, anthropic/bedrock",
+        {
+            "ai.operationId": "ai.streamText.doStream",
+            "ai.model.id": "claude-sonnet-4@20250514",
+            "ai.model.provider": "vertex.anthropic.messages",
+            "ai.usage.inputTokens": 40,
+            "ai.usage.cachedInputTokens": 900,
+        },
+        "ai",
+        940,
+        900,
+        label="vertex anthropic",
+    ),
+    CacheCase(
+        "vercel ai <6, anthropic/bedrock",
+        {
+            "ai.operationId": "ai.generateText.doGenerate",
+            "ai.model.id": "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+            "ai.model.provider": "amazon-bedrock",
+            "ai.usage.promptTokens": 4299,
+            "ai.response.providerMetadata": json.dumps(
+                {
+                    "bedrock": {
+                        "usage": {
+                            "cacheReadInputTokens": 500,
+                            "cacheWriteInputTokens": 300,
+                        }
+                    }
+                }
+            ),
+        },
+        "ai",
+        5099,
+        500,
+        label="bedrock, v4 keys",
     ),
     CacheCase(
         "vercel ai <6, openai-shaped",
@@ -1828,7 +1871,7 @@ CACHE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CACHE_CASES, ids=[case.row for case in CACHE_CASES])
+@pytest.mark.parametrize("case", CACHE_CASES, ids=[case.id for case in CACHE_CASES])
 def test_cache_basis_rows(case: CacheCase) -> None:
     span = make_span(case.name, case.attributes, scope=case.scope)
     fields = normalize(span)
@@ -1838,10 +1881,8 @@ def test_cache_basis_rows(case: CacheCase) -> None:
     )
 
 
-@pytest.mark.parametrize("case", CACHE_CASES, ids=[case.row for case in CACHE_CASES])
+@pytest.mark.parametrize("case", CACHE_CASES, ids=[case.id for case in CACHE_CASES])
 def test_cache_basis_case_hits_its_row(case: CacheCase) -> None:
-    from ingest.conventions.span_view import SpanView
-
     view = SpanView(make_span(case.name, case.attributes, scope=case.scope))
     fields = normalize(make_span(case.name, case.attributes, scope=case.scope))
     source = usage.UsageSource(
@@ -1853,14 +1894,11 @@ def test_cache_basis_case_hits_its_row(case: CacheCase) -> None:
 
 
 def _input_family(attributes: dict[str, Any]) -> usage.Family:
-    for key in (
-        "gen_ai.usage.input_tokens",
-        "llm.token_count.prompt",
-        "ai.usage.inputTokens",
-    ):
-        if key in attributes:
-            return usage.family_of(key)
-    return usage.Family.LANGFUSE
+    """The family of the input key normalize() picks: the first of INPUT_TOKENS on the span."""
+    keys = [
+        key for key in usage.INPUT_TOKENS if isinstance(key, str) and key in attributes
+    ]
+    return usage.family_of(keys[0]) if keys else usage.Family.LANGFUSE
 
 
 def test_every_cache_basis_row_has_a_case() -> None:

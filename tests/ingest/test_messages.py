@@ -53,16 +53,25 @@ def make_span(
 
 
 def event(name: str, attributes: dict[str, Any] | None = None) -> SpanEvent:
-    return SpanEvent(name=name, time_ns=1_700_000_000_500_000_000, attributes=attributes or {})
+    return SpanEvent(
+        name=name, time_ns=1_700_000_000_500_000_000, attributes=attributes or {}
+    )
 
 
-def log(name: str, body: Any = None, attributes: dict[str, Any] | None = None, time_ns: int = 1) -> LogEvent:
+def log(
+    name: str,
+    body: Any = None,
+    attributes: dict[str, Any] | None = None,
+    time_ns: int = 1,
+) -> LogEvent:
     return LogEvent(
         trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
         span_id="53995c3f42cd8ad8",
         time_ns=time_ns,
         name=name,
-        attributes=attributes if attributes is not None else {"gen_ai.system": "openai"},
+        attributes=attributes
+        if attributes is not None
+        else {"gen_ai.system": "openai"},
         body=body,
     )
 
@@ -153,8 +162,12 @@ def test_finish_reasons_are_normalized(raw, expected):
 def test_langfuse_observation_io_wins_over_otel_messages():
     span = make_span(
         {
-            "langfuse.observation.input": json.dumps([{"role": "user", "content": "from langfuse"}]),
-            "langfuse.observation.output": json.dumps({"role": "assistant", "content": "ok"}),
+            "langfuse.observation.input": json.dumps(
+                [{"role": "user", "content": "from langfuse"}]
+            ),
+            "langfuse.observation.output": json.dumps(
+                {"role": "assistant", "content": "ok"}
+            ),
             "gen_ai.input.messages": json.dumps([user("from otel")]),
         }
     )
@@ -162,17 +175,36 @@ def test_langfuse_observation_io_wins_over_otel_messages():
     assert inp == [user("from langfuse")]
     assert out == [assistant("ok")]
     # the OTel copy of the same prompt is consumed too, so it is not stored twice
-    assert consumed == {"langfuse.observation.input", "langfuse.observation.output", "gen_ai.input.messages"}
+    assert consumed == {
+        "langfuse.observation.input",
+        "langfuse.observation.output",
+        "gen_ai.input.messages",
+    }
 
 
 def test_langfuse_io_on_a_chain_span_is_returned_decoded_as_is():
-    span = make_span({"langfuse.observation.input": '{"question": "why?"}', "langfuse.observation.output": '"because"'})
-    assert extract_io(span, CHAIN) == ({"question": "why?"}, "because", {"langfuse.observation.input", "langfuse.observation.output"})
+    span = make_span(
+        {
+            "langfuse.observation.input": '{"question": "why?"}',
+            "langfuse.observation.output": '"because"',
+        }
+    )
+    assert extract_io(span, CHAIN) == (
+        {"question": "why?"},
+        "because",
+        {"langfuse.observation.input", "langfuse.observation.output"},
+    )
 
 
 def test_langfuse_trace_io_is_the_root_spans_io_only():
-    attributes = {"langfuse.trace.input": '{"q": 1}', "langfuse.trace.output": '{"a": 2}'}
-    assert extract_io(make_span(attributes, parent=""), CHAIN)[:2] == ({"q": 1}, {"a": 2})
+    attributes = {
+        "langfuse.trace.input": '{"q": 1}',
+        "langfuse.trace.output": '{"a": 2}',
+    }
+    assert extract_io(make_span(attributes, parent=""), CHAIN)[:2] == (
+        {"q": 1},
+        {"a": 2},
+    )
     assert extract_io(make_span(attributes), CHAIN) == (None, None, set())
 
 
@@ -188,12 +220,36 @@ OPENAI_V2_OUTPUT = '[{"role":"assistant","parts":[{"content":"It is 21°C.","typ
 
 
 def test_otel_messages_json_string_form_become_sc_messages():
-    span = make_span({"gen_ai.input.messages": OPENAI_V2_INPUT, "gen_ai.output.messages": OPENAI_V2_OUTPUT})
+    span = make_span(
+        {
+            "gen_ai.input.messages": OPENAI_V2_INPUT,
+            "gen_ai.output.messages": OPENAI_V2_OUTPUT,
+        }
+    )
     inp, out, consumed = extract_io(span, LLM)
     assert inp == [
         user("Weather in Paris?"),
-        {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_abc", "name": "get_weather", "arguments": {"city": "Paris"}}]},
-        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_abc", "response": '{"temp_c": 21}'}]},
+        {
+            "role": "assistant",
+            "parts": [
+                {
+                    "type": "tool_call",
+                    "id": "call_abc",
+                    "name": "get_weather",
+                    "arguments": {"city": "Paris"},
+                }
+            ],
+        },
+        {
+            "role": "tool",
+            "parts": [
+                {
+                    "type": "tool_call_response",
+                    "id": "call_abc",
+                    "response": '{"temp_c": 21}',
+                }
+            ],
+        },
     ]
     assert out == [assistant("It is 21°C.", finish_reason="stop")]
     assert consumed == {"gen_ai.input.messages", "gen_ai.output.messages"}
@@ -202,8 +258,16 @@ def test_otel_messages_json_string_form_become_sc_messages():
 def test_otel_messages_structured_anyvalue_form_is_accepted():
     span = make_span(
         {
-            "gen_ai.input.messages": [{"role": "user", "parts": [{"type": "text", "content": "hi"}]}],
-            "gen_ai.output.messages": [{"role": "assistant", "parts": [{"type": "text", "content": "hello"}], "finish_reason": "stop"}],
+            "gen_ai.input.messages": [
+                {"role": "user", "parts": [{"type": "text", "content": "hi"}]}
+            ],
+            "gen_ai.output.messages": [
+                {
+                    "role": "assistant",
+                    "parts": [{"type": "text", "content": "hello"}],
+                    "finish_reason": "stop",
+                }
+            ],
         }
     )
     inp, out, _ = extract_io(span, LLM)
@@ -212,7 +276,11 @@ def test_otel_messages_structured_anyvalue_form_is_accepted():
 
 
 def test_otel_messages_are_normalized_on_agent_spans_too():
-    span = make_span({"gen_ai.input.messages": '[{"role":"user","parts":[{"type":"text","content":"plan a trip"}]}]'})
+    span = make_span(
+        {
+            "gen_ai.input.messages": '[{"role":"user","parts":[{"type":"text","content":"plan a trip"}]}]'
+        }
+    )
     assert extract_io(span, AGENT)[0] == [user("plan a trip")]
 
 
@@ -231,8 +299,12 @@ def test_system_instructions_as_parts_are_prepended_as_a_system_message():
 def test_system_instructions_as_full_messages_from_litellm_are_flattened():
     span = make_span(
         {
-            "gen_ai.system_instructions": [{"role": "system", "parts": [{"type": "text", "content": "Be kind."}]}],
-            "gen_ai.input.messages": [{"role": "user", "parts": [{"type": "text", "content": "hi"}]}],
+            "gen_ai.system_instructions": [
+                {"role": "system", "parts": [{"type": "text", "content": "Be kind."}]}
+            ],
+            "gen_ai.input.messages": [
+                {"role": "user", "parts": [{"type": "text", "content": "hi"}]}
+            ],
         }
     )
     assert extract_io(span, LLM)[0] == [system("Be kind."), user("hi")]
@@ -241,8 +313,13 @@ def test_system_instructions_as_full_messages_from_litellm_are_flattened():
 def test_system_instructions_as_json_string_elements_are_decoded():
     span = make_span(
         {
-            "gen_ai.system_instructions": ['{"type": "text", "content": "Rule one."}', '{"type": "text", "content": "Rule two."}'],
-            "gen_ai.input.messages": [{"role": "user", "parts": [{"type": "text", "content": "hi"}]}],
+            "gen_ai.system_instructions": [
+                '{"type": "text", "content": "Rule one."}',
+                '{"type": "text", "content": "Rule two."}',
+            ],
+            "gen_ai.input.messages": [
+                {"role": "user", "parts": [{"type": "text", "content": "hi"}]}
+            ],
         }
     )
     assert extract_io(span, LLM)[0] == [
@@ -268,24 +345,54 @@ def test_system_instructions_alone_still_yield_input():
 
 def test_tool_call_response_accepts_result_as_well_as_response():
     span = make_span(
-        {"gen_ai.input.messages": [{"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1", "result": {"ok": True}}]}]}
+        {
+            "gen_ai.input.messages": [
+                {
+                    "role": "tool",
+                    "parts": [
+                        {
+                            "type": "tool_call_response",
+                            "id": "call_1",
+                            "result": {"ok": True},
+                        }
+                    ],
+                }
+            ]
+        }
     )
     assert extract_io(span, LLM)[0] == [
-        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1", "response": {"ok": True}}]}
+        {
+            "role": "tool",
+            "parts": [
+                {"type": "tool_call_response", "id": "call_1", "response": {"ok": True}}
+            ],
+        }
     ]
 
 
 def test_truncated_input_messages_are_kept_as_the_raw_string():
     truncated = OPENAI_V2_INPUT[:90]
-    inp, out, consumed = extract_io(make_span({"gen_ai.input.messages": truncated}), LLM)
+    inp, out, consumed = extract_io(
+        make_span({"gen_ai.input.messages": truncated}), LLM
+    )
     assert inp == truncated
     assert out is None
     assert consumed == {"gen_ai.input.messages"}
 
 
 def test_tool_span_arguments_and_result_in_string_and_structured_form():
-    as_strings = make_span({"gen_ai.tool.call.arguments": '{"city": "Paris"}', "gen_ai.tool.call.result": '{"temp_c": 21}'})
-    structured = make_span({"gen_ai.tool.call.arguments": {"city": "Paris"}, "gen_ai.tool.call.result": {"temp_c": 21}})
+    as_strings = make_span(
+        {
+            "gen_ai.tool.call.arguments": '{"city": "Paris"}',
+            "gen_ai.tool.call.result": '{"temp_c": 21}',
+        }
+    )
+    structured = make_span(
+        {
+            "gen_ai.tool.call.arguments": {"city": "Paris"},
+            "gen_ai.tool.call.result": {"temp_c": 21},
+        }
+    )
     for span in (as_strings, structured):
         assert extract_io(span, TOOL) == (
             {"city": "Paris"},
@@ -296,7 +403,11 @@ def test_tool_span_arguments_and_result_in_string_and_structured_form():
 
 def test_tool_arguments_are_found_on_a_span_not_yet_classified_as_tool():
     span = make_span({"gen_ai.tool.call.arguments": '{"q": "otel"}'})
-    assert extract_io(span, SpanKind.SPAN) == ({"q": "otel"}, None, {"gen_ai.tool.call.arguments"})
+    assert extract_io(span, SpanKind.SPAN) == (
+        {"q": "otel"},
+        None,
+        {"gen_ai.tool.call.arguments"},
+    )
 
 
 # --- rule 3: the inference operation details event -------------------------------------------
@@ -308,12 +419,26 @@ def test_inference_details_span_event_carries_structured_messages():
         "gen_ai.client.inference.operation.details",
         {
             "gen_ai.operation.name": "chat",
-            "gen_ai.input.messages": [{"role": "user", "parts": [{"content": "hi", "type": "text"}], "name": None}],
-            "gen_ai.output.messages": [{"role": "assistant", "parts": [{"content": "hello", "type": "text"}], "finish_reason": "stop"}],
+            "gen_ai.input.messages": [
+                {
+                    "role": "user",
+                    "parts": [{"content": "hi", "type": "text"}],
+                    "name": None,
+                }
+            ],
+            "gen_ai.output.messages": [
+                {
+                    "role": "assistant",
+                    "parts": [{"content": "hello", "type": "text"}],
+                    "finish_reason": "stop",
+                }
+            ],
             "gen_ai.system_instructions": [{"content": "Be brief.", "type": "text"}],
         },
     )
-    inp, out, consumed = extract_io(make_span({"gen_ai.request.model": "gpt-4o"}, events=[details]), LLM)
+    inp, out, consumed = extract_io(
+        make_span({"gen_ai.request.model": "gpt-4o"}, events=[details]), LLM
+    )
     assert inp == [system("Be brief."), user("hi")]
     assert out == [assistant("hello", finish_reason="stop")]
     assert consumed == set()  # events are not attributes
@@ -321,8 +446,19 @@ def test_inference_details_span_event_carries_structured_messages():
 
 def test_otel_attributes_with_only_input_take_output_from_the_events():
     span = make_span(
-        {"gen_ai.input.messages": '[{"role":"user","parts":[{"type":"text","content":"hi"}]}]'},
-        events=[event("gen_ai.choice", {"index": 0, "finish_reason": "stop", "message": '{"role": "assistant", "content": "hello"}'})],
+        {
+            "gen_ai.input.messages": '[{"role":"user","parts":[{"type":"text","content":"hi"}]}]'
+        },
+        events=[
+            event(
+                "gen_ai.choice",
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": '{"role": "assistant", "content": "hello"}',
+                },
+            )
+        ],
     )
     inp, out, _ = extract_io(span, LLM)
     assert inp == [user("hi")]
@@ -335,16 +471,37 @@ def test_otel_attributes_with_only_input_take_output_from_the_events():
 def test_legacy_message_span_events_become_messages_with_linked_tool_ids():
     span = make_span(
         events=[
-            event("gen_ai.system.message", {"gen_ai.system": "openai", "content": "You are helpful."}),
-            event("gen_ai.user.message", {"gen_ai.system": "openai", "content": "Weather in Paris?"}),
+            event(
+                "gen_ai.system.message",
+                {"gen_ai.system": "openai", "content": "You are helpful."},
+            ),
+            event(
+                "gen_ai.user.message",
+                {"gen_ai.system": "openai", "content": "Weather in Paris?"},
+            ),
             event(
                 "gen_ai.assistant.message",
-                {"tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}]},
+                {
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {
+                                "name": "get_weather",
+                                "arguments": '{"city":"Paris"}',
+                            },
+                        }
+                    ]
+                },
             ),
             event("gen_ai.tool.message", {"content": "21C", "id": "call_1"}),
             event(
                 "gen_ai.choice",
-                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "It is 21C."}},
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": "It is 21C."},
+                },
             ),
         ]
     )
@@ -352,8 +509,23 @@ def test_legacy_message_span_events_become_messages_with_linked_tool_ids():
     assert inp == [
         system("You are helpful."),
         user("Weather in Paris?"),
-        {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_1", "name": "get_weather", "arguments": {"city": "Paris"}}]},
-        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1", "response": "21C"}]},
+        {
+            "role": "assistant",
+            "parts": [
+                {
+                    "type": "tool_call",
+                    "id": "call_1",
+                    "name": "get_weather",
+                    "arguments": {"city": "Paris"},
+                }
+            ],
+        },
+        {
+            "role": "tool",
+            "parts": [
+                {"type": "tool_call_response", "id": "call_1", "response": "21C"}
+            ],
+        },
     ]
     assert out == [assistant("It is 21C.", finish_reason="stop")]
     assert consumed == set()
@@ -365,7 +537,10 @@ def test_strands_style_events_with_json_content_blocks():
             event("gen_ai.user.message", {"content": '[{"text": "What is 2+2?"}]'}),
             event(
                 "gen_ai.choice",
-                {"finish_reason": "tool_use", "message": '[{"toolUse": {"toolUseId": "tooluse_1", "name": "calc", "input": {"expr": "2+2"}}}]'},
+                {
+                    "finish_reason": "tool_use",
+                    "message": '[{"toolUse": {"toolUseId": "tooluse_1", "name": "calc", "input": {"expr": "2+2"}}}]',
+                },
             ),
         ]
     )
@@ -374,7 +549,14 @@ def test_strands_style_events_with_json_content_blocks():
     assert out == [
         {
             "role": "assistant",
-            "parts": [{"type": "tool_call", "id": "tooluse_1", "name": "calc", "arguments": {"expr": "2+2"}}],
+            "parts": [
+                {
+                    "type": "tool_call",
+                    "id": "tooluse_1",
+                    "name": "calc",
+                    "arguments": {"expr": "2+2"},
+                }
+            ],
             "finish_reason": "tool_call",
         }
     ]
@@ -383,8 +565,16 @@ def test_strands_style_events_with_json_content_blocks():
 def test_semantic_kernel_content_events_carry_the_prompt_and_completion():
     span = make_span(
         events=[
-            event("gen_ai.content.prompt", {"gen_ai.prompt": '[{"role": "user", "content": "Tell a joke"}]'}),
-            event("gen_ai.content.completion", {"gen_ai.completion": '[{"role": "assistant", "content": "Knock knock"}]'}),
+            event(
+                "gen_ai.content.prompt",
+                {"gen_ai.prompt": '[{"role": "user", "content": "Tell a joke"}]'},
+            ),
+            event(
+                "gen_ai.content.completion",
+                {
+                    "gen_ai.completion": '[{"role": "assistant", "content": "Knock knock"}]'
+                },
+            ),
         ]
     )
     inp, out, _ = extract_io(span, LLM)
@@ -393,7 +583,9 @@ def test_semantic_kernel_content_events_carry_the_prompt_and_completion():
 
 
 def test_semantic_kernel_plain_text_prompt_becomes_a_user_message():
-    span = make_span(events=[event("gen_ai.content.prompt", {"gen_ai.prompt": "Summarize this"})])
+    span = make_span(
+        events=[event("gen_ai.content.prompt", {"gen_ai.prompt": "Summarize this"})]
+    )
     assert extract_io(span, LLM)[0] == [user("Summarize this")]
 
 
@@ -429,14 +621,49 @@ def test_openinference_flattened_messages_are_rebuilt_with_tool_call_ids():
     assert inp == [
         system("sys"),
         user("weather?"),
-        {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_1", "name": "get_weather", "arguments": {"city": "Paris"}}]},
-        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1", "response": '{"temp":21}'}]},
+        {
+            "role": "assistant",
+            "parts": [
+                {
+                    "type": "tool_call",
+                    "id": "call_1",
+                    "name": "get_weather",
+                    "arguments": {"city": "Paris"},
+                }
+            ],
+        },
+        {
+            "role": "tool",
+            "parts": [
+                {
+                    "type": "tool_call_response",
+                    "id": "call_1",
+                    "response": '{"temp":21}',
+                }
+            ],
+        },
     ]
     assert out == [
-        {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_2", "name": "get_time", "arguments": {"tz": "CET"}}]}
+        {
+            "role": "assistant",
+            "parts": [
+                {
+                    "type": "tool_call",
+                    "id": "call_2",
+                    "name": "get_time",
+                    "arguments": {"tz": "CET"},
+                }
+            ],
+        }
     ]
-    flattened = {k for k in OPENINFERENCE_CHAT if k.startswith(("llm.input_messages.", "llm.output_messages."))}
-    assert consumed == flattened  # input.value, finish reason and params are left for others
+    flattened = {
+        k
+        for k in OPENINFERENCE_CHAT
+        if k.startswith(("llm.input_messages.", "llm.output_messages."))
+    }
+    assert (
+        consumed == flattened
+    )  # input.value, finish reason and params are left for others
 
 
 def test_openinference_multimodal_contents_become_text_uri_and_blob_parts():
@@ -462,12 +689,30 @@ def test_openinference_multimodal_contents_become_text_uri_and_blob_parts():
             "role": "user",
             "parts": [
                 text("What is this?"),
-                {"type": "uri", "modality": "image", "mime_type": None, "uri": "https://example.com/cat.png"},
-                {"type": "blob", "modality": "image", "mime_type": "image/png", "content": "iVBORw0KGgo="},
+                {
+                    "type": "uri",
+                    "modality": "image",
+                    "mime_type": None,
+                    "uri": "https://example.com/cat.png",
+                },
+                {
+                    "type": "blob",
+                    "modality": "image",
+                    "mime_type": "image/png",
+                    "content": "iVBORw0KGgo=",
+                },
             ],
         }
     ]
-    assert out == [{"role": "assistant", "parts": [{"type": "reasoning", "content": "Looks feline."}, text("A cat.")]}]
+    assert out == [
+        {
+            "role": "assistant",
+            "parts": [
+                {"type": "reasoning", "content": "Looks feline."},
+                text("A cat."),
+            ],
+        }
+    ]
 
 
 def test_openinference_legacy_prompts_and_choices():
@@ -497,7 +742,17 @@ def test_openinference_output_missing_is_taken_from_output_value():
             "llm.input_messages.0.message.role": "user",
             "llm.input_messages.0.message.content": "hi",
             "output.value": json.dumps(
-                {"id": "chatcmpl-1", "model": "gpt-4o", "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "hello"}}]}
+                {
+                    "id": "chatcmpl-1",
+                    "model": "gpt-4o",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": "hello"},
+                        }
+                    ],
+                }
             ),
             "output.mime_type": "application/json",
         }
@@ -505,7 +760,12 @@ def test_openinference_output_missing_is_taken_from_output_value():
     inp, out, consumed = extract_io(span, LLM)
     assert inp == [user("hi")]
     assert out == [assistant("hello", finish_reason="stop")]
-    assert consumed == {"llm.input_messages.0.message.role", "llm.input_messages.0.message.content", "output.value", "output.mime_type"}
+    assert consumed == {
+        "llm.input_messages.0.message.role",
+        "llm.input_messages.0.message.content",
+        "output.value",
+        "output.mime_type",
+    }
 
 
 def test_huge_flattened_index_is_ignored_and_left_unconsumed():
@@ -521,7 +781,10 @@ def test_huge_flattened_index_is_ignored_and_left_unconsumed():
     inp, _, consumed = extract_io(span, LLM)
     assert inp == [user("real")]
     assert huge not in consumed
-    assert consumed == {"llm.input_messages.0.message.role", "llm.input_messages.0.message.content"}
+    assert consumed == {
+        "llm.input_messages.0.message.role",
+        "llm.input_messages.0.message.content",
+    }
 
 
 def test_only_a_capped_index_yields_nothing():
@@ -567,8 +830,23 @@ def test_openllmetry_flattened_prompt_and_completion_with_tool_calls():
     assert inp == [
         system("You are a travel agent."),
         user("Book Paris"),
-        {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_9", "name": "search_flights", "arguments": {"to": "CDG"}}]},
-        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_9", "response": "AF123"}]},
+        {
+            "role": "assistant",
+            "parts": [
+                {
+                    "type": "tool_call",
+                    "id": "call_9",
+                    "name": "search_flights",
+                    "arguments": {"to": "CDG"},
+                }
+            ],
+        },
+        {
+            "role": "tool",
+            "parts": [
+                {"type": "tool_call_response", "id": "call_9", "response": "AF123"}
+            ],
+        },
     ]
     assert out == [assistant("Booked AF123.", finish_reason="stop")]
     assert len(consumed) == 14
@@ -588,7 +866,11 @@ def test_gen_ai_prompt_name_is_not_a_message():
 
 
 def test_gen_ai_prompt_name_alone_yields_nothing():
-    assert extract_io(make_span({"gen_ai.prompt.name": "travel-agent-v3"}), LLM) == (None, None, set())
+    assert extract_io(make_span({"gen_ai.prompt.name": "travel-agent-v3"}), LLM) == (
+        None,
+        None,
+        set(),
+    )
 
 
 def test_openllmetry_content_that_is_a_json_parts_list_is_decoded():
@@ -604,7 +886,15 @@ def test_openllmetry_content_that_is_a_json_parts_list_is_decoded():
     assert inp == [
         {
             "role": "user",
-            "parts": [text("Describe"), {"type": "uri", "modality": "image", "mime_type": None, "uri": "https://x.test/a.jpg"}],
+            "parts": [
+                text("Describe"),
+                {
+                    "type": "uri",
+                    "modality": "image",
+                    "mime_type": None,
+                    "uri": "https://x.test/a.jpg",
+                },
+            ],
         }
     ]
     assert out == [assistant('{"not": "parts"}')]  # JSON the model wrote stays text
@@ -618,22 +908,62 @@ def test_input_value_openai_request_body_becomes_messages_on_llm_spans():
         "model": "gpt-4o",
         "messages": [
             {"role": "developer", "content": "Be brief."},
-            {"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "image_url", "image_url": {"url": "https://x.test/i.png"}}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "hi"},
+                    {"type": "image_url", "image_url": {"url": "https://x.test/i.png"}},
+                ],
+            },
             {
                 "role": "assistant",
                 "content": None,
-                "tool_calls": [{"id": "call_5", "type": "function", "function": {"name": "lookup", "arguments": '{"id": 7}'}}],
+                "tool_calls": [
+                    {
+                        "id": "call_5",
+                        "type": "function",
+                        "function": {"name": "lookup", "arguments": '{"id": 7}'},
+                    }
+                ],
             },
             {"role": "tool", "tool_call_id": "call_5", "content": "found"},
         ],
     }
-    span = make_span({"input.value": json.dumps(body), "input.mime_type": "application/json"})
+    span = make_span(
+        {"input.value": json.dumps(body), "input.mime_type": "application/json"}
+    )
     inp, out, consumed = extract_io(span, LLM)
     assert inp == [
         system("Be brief."),
-        {"role": "user", "parts": [text("hi"), {"type": "uri", "modality": "image", "mime_type": None, "uri": "https://x.test/i.png"}]},
-        {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_5", "name": "lookup", "arguments": {"id": 7}}]},
-        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_5", "response": "found"}]},
+        {
+            "role": "user",
+            "parts": [
+                text("hi"),
+                {
+                    "type": "uri",
+                    "modality": "image",
+                    "mime_type": None,
+                    "uri": "https://x.test/i.png",
+                },
+            ],
+        },
+        {
+            "role": "assistant",
+            "parts": [
+                {
+                    "type": "tool_call",
+                    "id": "call_5",
+                    "name": "lookup",
+                    "arguments": {"id": 7},
+                }
+            ],
+        },
+        {
+            "role": "tool",
+            "parts": [
+                {"type": "tool_call_response", "id": "call_5", "response": "found"}
+            ],
+        },
     ]
     assert out is None
     assert consumed == {"input.value", "input.mime_type"}
@@ -645,12 +975,36 @@ def test_input_value_anthropic_request_and_response_blocks():
         "system": "You are Claude.",
         "messages": [
             {"role": "user", "content": "What is the weather?"},
-            {"role": "assistant", "content": [{"type": "thinking", "thinking": "Need a tool."}, {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {"city": "Oslo"}}]},
-            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "-3C"}]},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "Need a tool."},
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_1",
+                        "name": "weather",
+                        "input": {"city": "Oslo"},
+                    },
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": "toolu_1", "content": "-3C"}
+                ],
+            },
         ],
     }
-    response = {"id": "msg_1", "type": "message", "role": "assistant", "content": [{"type": "text", "text": "Cold: -3C."}], "stop_reason": "end_turn"}
-    span = make_span({"input.value": json.dumps(request), "output.value": json.dumps(response)})
+    response = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "text", "text": "Cold: -3C."}],
+        "stop_reason": "end_turn",
+    }
+    span = make_span(
+        {"input.value": json.dumps(request), "output.value": json.dumps(response)}
+    )
     inp, out, _ = extract_io(span, LLM)
     assert inp == [
         system("You are Claude."),
@@ -659,10 +1013,20 @@ def test_input_value_anthropic_request_and_response_blocks():
             "role": "assistant",
             "parts": [
                 {"type": "reasoning", "content": "Need a tool."},
-                {"type": "tool_call", "id": "toolu_1", "name": "weather", "arguments": {"city": "Oslo"}},
+                {
+                    "type": "tool_call",
+                    "id": "toolu_1",
+                    "name": "weather",
+                    "arguments": {"city": "Oslo"},
+                },
             ],
         },
-        {"role": "user", "parts": [{"type": "tool_call_response", "id": "toolu_1", "response": "-3C"}]},
+        {
+            "role": "user",
+            "parts": [
+                {"type": "tool_call_response", "id": "toolu_1", "response": "-3C"}
+            ],
+        },
     ]
     assert out == [assistant("Cold: -3C.", finish_reason="stop")]
 
@@ -673,33 +1037,72 @@ def test_input_value_responses_api_request_and_response():
         "object": "response",
         "model": "gpt-4.1",
         "output": [
-            {"type": "reasoning", "summary": [{"type": "summary_text", "text": "Add."}]},
-            {"type": "function_call", "call_id": "call_r", "name": "calc", "arguments": '{"e": "2+2"}'},
+            {
+                "type": "reasoning",
+                "summary": [{"type": "summary_text", "text": "Add."}],
+            },
+            {
+                "type": "function_call",
+                "call_id": "call_r",
+                "name": "calc",
+                "arguments": '{"e": "2+2"}',
+            },
             {"type": "web_search_call", "id": "ws_1"},
-            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "4"}]},
+            {
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "4"}],
+            },
         ],
     }
-    span = make_span({"input.value": json.dumps(request), "output.value": json.dumps(response)})
+    span = make_span(
+        {"input.value": json.dumps(request), "output.value": json.dumps(response)}
+    )
     inp, out, _ = extract_io(span, LLM)
     assert inp == [system("Be exact."), user("2+2?")]
     assert out == [
         {"role": "assistant", "parts": [{"type": "reasoning", "content": "Add."}]},
-        {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_r", "name": "calc", "arguments": {"e": "2+2"}}]},
+        {
+            "role": "assistant",
+            "parts": [
+                {
+                    "type": "tool_call",
+                    "id": "call_r",
+                    "name": "calc",
+                    "arguments": {"e": "2+2"},
+                }
+            ],
+        },
         assistant("4"),
     ]
 
 
 def test_input_value_text_plain_stays_text_even_if_it_looks_like_json():
-    span = make_span({"input.value": "42", "input.mime_type": "text/plain", "output.value": "[1, 2]", "output.mime_type": "text/plain"})
-    assert extract_io(span, CHAIN) == ("42", "[1, 2]", {"input.value", "input.mime_type", "output.value", "output.mime_type"})
+    span = make_span(
+        {
+            "input.value": "42",
+            "input.mime_type": "text/plain",
+            "output.value": "[1, 2]",
+            "output.mime_type": "text/plain",
+        }
+    )
+    assert extract_io(span, CHAIN) == (
+        "42",
+        "[1, 2]",
+        {"input.value", "input.mime_type", "output.value", "output.mime_type"},
+    )
     inp, out, _ = extract_io(span, LLM)
     assert inp == [user("42")]
     assert out == [assistant("[1, 2]")]
 
 
 def test_input_value_on_a_chain_span_is_returned_as_decoded_json():
-    span = make_span({"input.value": '{"messages": [{"role": "user", "content": "hi"}]}'})
-    assert extract_io(span, CHAIN)[0] == {"messages": [{"role": "user", "content": "hi"}]}
+    span = make_span(
+        {"input.value": '{"messages": [{"role": "user", "content": "hi"}]}'}
+    )
+    assert extract_io(span, CHAIN)[0] == {
+        "messages": [{"role": "user", "content": "hi"}]
+    }
 
 
 def test_unrecognized_llm_value_is_kept_decoded():
@@ -723,17 +1126,43 @@ def test_traceloop_entity_io_is_returned_raw_on_task_spans():
 
 
 def test_mlflow_span_inputs_and_outputs():
-    span = make_span({"mlflow.spanInputs": '{"messages": [{"role": "user", "content": "hi"}]}', "mlflow.spanOutputs": '"hello"'})
+    span = make_span(
+        {
+            "mlflow.spanInputs": '{"messages": [{"role": "user", "content": "hi"}]}',
+            "mlflow.spanOutputs": '"hello"',
+        }
+    )
     assert extract_io(span, LLM)[:2] == ([user("hi")], [assistant("hello")])
-    assert extract_io(span, CHAIN)[:2] == ({"messages": [{"role": "user", "content": "hi"}]}, "hello")
+    assert extract_io(span, CHAIN)[:2] == (
+        {"messages": [{"role": "user", "content": "hi"}]},
+        "hello",
+    )
 
 
 def test_genkit_model_span_uses_messages_and_message():
-    genkit_input = {"messages": [{"role": "user", "content": [{"text": "hi"}]}], "config": {"temperature": 0}}
-    genkit_output = {"message": {"role": "model", "content": [{"text": "hello"}]}, "finishReason": "stop"}
-    span = make_span({"genkit:input": json.dumps(genkit_input), "genkit:output": json.dumps(genkit_output)}, scope="genkit-tracer")
-    assert extract_io(span, LLM)[:2] == ([user("hi")], [assistant("hello", finish_reason="stop")])
-    assert extract_io(span, CHAIN)[:2] == (genkit_input["messages"], genkit_output["message"])
+    genkit_input = {
+        "messages": [{"role": "user", "content": [{"text": "hi"}]}],
+        "config": {"temperature": 0},
+    }
+    genkit_output = {
+        "message": {"role": "model", "content": [{"text": "hello"}]},
+        "finishReason": "stop",
+    }
+    span = make_span(
+        {
+            "genkit:input": json.dumps(genkit_input),
+            "genkit:output": json.dumps(genkit_output),
+        },
+        scope="genkit-tracer",
+    )
+    assert extract_io(span, LLM)[:2] == (
+        [user("hi")],
+        [assistant("hello", finish_reason="stop")],
+    )
+    assert extract_io(span, CHAIN)[:2] == (
+        genkit_input["messages"],
+        genkit_output["message"],
+    )
 
 
 def test_vercel_ai_prompt_messages_and_text_plus_tool_calls():
@@ -744,12 +1173,41 @@ def test_vercel_ai_prompt_messages_and_text_plus_tool_calls():
                 [
                     {"role": "system", "content": "You help."},
                     {"role": "user", "content": [{"type": "text", "text": "Weather?"}]},
-                    {"role": "assistant", "content": [{"type": "tool-call", "toolCallId": "call_v1", "toolName": "weather", "input": {"city": "Rome"}}]},
-                    {"role": "tool", "content": [{"type": "tool-result", "toolCallId": "call_v1", "toolName": "weather", "output": {"type": "json", "value": 25}}]},
+                    {
+                        "role": "assistant",
+                        "content": [
+                            {
+                                "type": "tool-call",
+                                "toolCallId": "call_v1",
+                                "toolName": "weather",
+                                "input": {"city": "Rome"},
+                            }
+                        ],
+                    },
+                    {
+                        "role": "tool",
+                        "content": [
+                            {
+                                "type": "tool-result",
+                                "toolCallId": "call_v1",
+                                "toolName": "weather",
+                                "output": {"type": "json", "value": 25},
+                            }
+                        ],
+                    },
                 ]
             ),
             "ai.response.text": "Checking again.",
-            "ai.response.toolCalls": json.dumps([{"toolCallType": "function", "toolCallId": "call_v2", "toolName": "weather", "args": '{"city":"Milan"}'}]),
+            "ai.response.toolCalls": json.dumps(
+                [
+                    {
+                        "toolCallType": "function",
+                        "toolCallId": "call_v2",
+                        "toolName": "weather",
+                        "args": '{"city":"Milan"}',
+                    }
+                ]
+            ),
         },
         scope="ai",
     )
@@ -757,16 +1215,47 @@ def test_vercel_ai_prompt_messages_and_text_plus_tool_calls():
     assert inp == [
         system("You help."),
         user("Weather?"),
-        {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_v1", "name": "weather", "arguments": {"city": "Rome"}}]},
-        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_v1", "response": {"type": "json", "value": 25}}]},
+        {
+            "role": "assistant",
+            "parts": [
+                {
+                    "type": "tool_call",
+                    "id": "call_v1",
+                    "name": "weather",
+                    "arguments": {"city": "Rome"},
+                }
+            ],
+        },
+        {
+            "role": "tool",
+            "parts": [
+                {
+                    "type": "tool_call_response",
+                    "id": "call_v1",
+                    "response": {"type": "json", "value": 25},
+                }
+            ],
+        },
     ]
     assert out == [
         {
             "role": "assistant",
-            "parts": [text("Checking again."), {"type": "tool_call", "id": "call_v2", "name": "weather", "arguments": {"city": "Milan"}}],
+            "parts": [
+                text("Checking again."),
+                {
+                    "type": "tool_call",
+                    "id": "call_v2",
+                    "name": "weather",
+                    "arguments": {"city": "Milan"},
+                },
+            ],
         }
     ]
-    assert consumed == {"ai.prompt.messages", "ai.response.text", "ai.response.toolCalls"}
+    assert consumed == {
+        "ai.prompt.messages",
+        "ai.response.text",
+        "ai.response.toolCalls",
+    }
 
 
 def test_vercel_ai_wrapper_span_keeps_text_raw_and_builds_the_combined_output():
@@ -780,16 +1269,29 @@ def test_vercel_ai_wrapper_span_keeps_text_raw_and_builds_the_combined_output():
     )
     inp, out, _ = extract_io(span, CHAIN)
     assert inp == {"system": "You help.", "prompt": "Weather?"}
-    assert out == {"role": "assistant", "content": '{"looks": "like json"}', "tool_calls": [{"toolCallId": "c1", "toolName": "w", "args": "{}"}]}
+    assert out == {
+        "role": "assistant",
+        "content": '{"looks": "like json"}',
+        "tool_calls": [{"toolCallId": "c1", "toolName": "w", "args": "{}"}],
+    }
     assert extract_io(span, LLM)[0] == [system("You help."), user("Weather?")]
 
 
 def test_vercel_ai_tool_call_span():
     span = make_span(
-        {"ai.toolCall.name": "weather", "ai.toolCall.id": "call_v1", "ai.toolCall.args": '{"city":"Rome"}', "ai.toolCall.result": '{"c":25}'},
+        {
+            "ai.toolCall.name": "weather",
+            "ai.toolCall.id": "call_v1",
+            "ai.toolCall.args": '{"city":"Rome"}',
+            "ai.toolCall.result": '{"c":25}',
+        },
         scope="ai",
     )
-    assert extract_io(span, TOOL) == ({"city": "Rome"}, {"c": 25}, {"ai.toolCall.args", "ai.toolCall.result"})
+    assert extract_io(span, TOOL) == (
+        {"city": "Rome"},
+        {"c": 25},
+        {"ai.toolCall.args", "ai.toolCall.result"},
+    )
     assert extract_io(span, SpanKind.SPAN)[:2] == ({"city": "Rome"}, {"c": 25})
 
 
@@ -799,21 +1301,65 @@ def test_adk_llm_request_and_response():
         "config": {"system_instruction": "You are a weather bot."},
         "contents": [
             {"role": "user", "parts": [{"text": "Weather in Oslo?"}]},
-            {"role": "model", "parts": [{"function_call": {"id": "adk-1", "name": "get_weather", "args": {"city": "Oslo"}}}]},
-            {"role": "user", "parts": [{"function_response": {"id": "adk-1", "name": "get_weather", "response": {"temp": -3}}}]},
+            {
+                "role": "model",
+                "parts": [
+                    {
+                        "function_call": {
+                            "id": "adk-1",
+                            "name": "get_weather",
+                            "args": {"city": "Oslo"},
+                        }
+                    }
+                ],
+            },
+            {
+                "role": "user",
+                "parts": [
+                    {
+                        "function_response": {
+                            "id": "adk-1",
+                            "name": "get_weather",
+                            "response": {"temp": -3},
+                        }
+                    }
+                ],
+            },
         ],
     }
-    response = {"content": {"role": "model", "parts": [{"text": "It is -3C."}]}, "finish_reason": "STOP", "usage_metadata": {}}
+    response = {
+        "content": {"role": "model", "parts": [{"text": "It is -3C."}]},
+        "finish_reason": "STOP",
+        "usage_metadata": {},
+    }
     span = make_span(
-        {"gcp.vertex.agent.llm_request": json.dumps(request), "gcp.vertex.agent.llm_response": json.dumps(response)},
+        {
+            "gcp.vertex.agent.llm_request": json.dumps(request),
+            "gcp.vertex.agent.llm_response": json.dumps(response),
+        },
         scope="gcp.vertex.agent",
     )
     inp, out, consumed = extract_io(span, LLM)
     assert inp == [
         system("You are a weather bot."),
         user("Weather in Oslo?"),
-        {"role": "assistant", "parts": [{"type": "tool_call", "id": "adk-1", "name": "get_weather", "arguments": {"city": "Oslo"}}]},
-        {"role": "user", "parts": [{"type": "tool_call_response", "id": "adk-1", "response": {"temp": -3}}]},
+        {
+            "role": "assistant",
+            "parts": [
+                {
+                    "type": "tool_call",
+                    "id": "adk-1",
+                    "name": "get_weather",
+                    "arguments": {"city": "Oslo"},
+                }
+            ],
+        },
+        {
+            "role": "user",
+            "parts": [
+                {"type": "tool_call_response", "id": "adk-1", "response": {"temp": -3}}
+            ],
+        },
     ]
     assert out == [assistant("It is -3C.", finish_reason="stop")]
     assert consumed == {"gcp.vertex.agent.llm_request", "gcp.vertex.agent.llm_response"}
@@ -835,29 +1381,60 @@ def test_adk_empty_llm_payloads_fall_back_to_tool_args_and_response():
 
 
 def test_adk_all_empty_yields_nothing():
-    span = make_span({"gcp.vertex.agent.llm_request": "{}", "gcp.vertex.agent.llm_response": "{}"})
+    span = make_span(
+        {"gcp.vertex.agent.llm_request": "{}", "gcp.vertex.agent.llm_response": "{}"}
+    )
     assert extract_io(span, LLM) == (None, None, set())
 
 
 def test_logfire_request_and_response_data():
     span = make_span(
         {
-            "request_data": json.dumps({"model": "gpt-4o", "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]}),
-            "response_data": json.dumps({"message": {"role": "assistant", "content": "a"}, "usage": {"total_tokens": 3}}),
+            "request_data": json.dumps(
+                {
+                    "model": "gpt-4o",
+                    "messages": [
+                        {"role": "system", "content": "s"},
+                        {"role": "user", "content": "u"},
+                    ],
+                }
+            ),
+            "response_data": json.dumps(
+                {
+                    "message": {"role": "assistant", "content": "a"},
+                    "usage": {"total_tokens": 3},
+                }
+            ),
         },
         scope="logfire",
     )
-    assert extract_io(span, LLM) == ([system("s"), user("u")], [assistant("a")], {"request_data", "response_data"})
+    assert extract_io(span, LLM) == (
+        [system("s"), user("u")],
+        [assistant("a")],
+        {"request_data", "response_data"},
+    )
 
 
 def test_logfire_events_attribute_is_read_like_legacy_events():
     entries = [
-        {"event.name": "gen_ai.system.message", "content": "Be brief.", "role": "system"},
+        {
+            "event.name": "gen_ai.system.message",
+            "content": "Be brief.",
+            "role": "system",
+        },
         {"event.name": "gen_ai.user.message", "content": "hi", "role": "user"},
-        {"event.name": "gen_ai.choice", "index": 0, "message": {"role": "assistant", "content": "hello"}},
+        {
+            "event.name": "gen_ai.choice",
+            "index": 0,
+            "message": {"role": "assistant", "content": "hello"},
+        },
     ]
     span = make_span({"events": json.dumps(entries)}, scope="logfire")
-    assert extract_io(span, LLM) == ([system("Be brief."), user("hi")], [assistant("hello")], {"events"})
+    assert extract_io(span, LLM) == (
+        [system("Be brief."), user("hi")],
+        [assistant("hello")],
+        {"events"},
+    )
 
 
 def test_unrelated_events_attribute_is_not_a_message_carrier():
@@ -869,47 +1446,113 @@ def test_pydantic_ai_run_span_all_messages_and_final_result():
     all_messages = [
         {"role": "system", "parts": [{"type": "text", "content": "Be helpful."}]},
         {"role": "user", "parts": [{"type": "text", "content": "Capital of France?"}]},
-        {"role": "assistant", "parts": [{"type": "text", "content": "Paris"}], "finish_reason": "stop"},
+        {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": "Paris"}],
+            "finish_reason": "stop",
+        },
     ]
     span = make_span(
-        {"agent_name": "agent", "pydantic_ai.all_messages": json.dumps(all_messages), "final_result": "Paris"},
+        {
+            "agent_name": "agent",
+            "pydantic_ai.all_messages": json.dumps(all_messages),
+            "final_result": "Paris",
+        },
         scope="pydantic-ai",
     )
     inp, out, consumed = extract_io(span, AGENT)
-    assert inp == [system("Be helpful."), user("Capital of France?"), assistant("Paris", finish_reason="stop")]
+    assert inp == [
+        system("Be helpful."),
+        user("Capital of France?"),
+        assistant("Paris", finish_reason="stop"),
+    ]
     assert out == "Paris"
     assert consumed == {"pydantic_ai.all_messages", "final_result"}
 
 
 def test_pydantic_ai_v2_tool_span_arguments_and_response():
     span = make_span(
-        {"gen_ai.tool.name": "roll_die", "tool_arguments": '{"sides": 6}', "tool_response": "4"},
+        {
+            "gen_ai.tool.name": "roll_die",
+            "tool_arguments": '{"sides": 6}',
+            "tool_response": "4",
+        },
         scope="pydantic-ai",
     )
-    assert extract_io(span, TOOL) == ({"sides": 6}, 4, {"tool_arguments", "tool_response"})
+    assert extract_io(span, TOOL) == (
+        {"sides": 6},
+        4,
+        {"tool_arguments", "tool_response"},
+    )
 
 
 def test_plain_input_and_output_attributes():
     span = make_span({"input": '{"query": "docs"}', "output": '["a.md", "b.md"]'})
-    assert extract_io(span, SpanKind.RETRIEVER) == ({"query": "docs"}, ["a.md", "b.md"], {"input", "output"})
+    assert extract_io(span, SpanKind.RETRIEVER) == (
+        {"query": "docs"},
+        ["a.md", "b.md"],
+        {"input", "output"},
+    )
 
 
 def test_livekit_turn_text_and_chat_context():
-    turn = make_span({"lk.user_transcript": "Book a table", "lk.response.text": "For how many?"}, scope="livekit-agents")
-    assert extract_io(turn, AGENT) == ("Book a table", "For how many?", {"lk.user_transcript", "lk.response.text"})
+    turn = make_span(
+        {"lk.user_transcript": "Book a table", "lk.response.text": "For how many?"},
+        scope="livekit-agents",
+    )
+    assert extract_io(turn, AGENT) == (
+        "Book a table",
+        "For how many?",
+        {"lk.user_transcript", "lk.response.text"},
+    )
     chat_ctx = {
         "items": [
-            {"id": "item_1", "type": "message", "role": "user", "content": ["Book a table"]},
-            {"id": "item_2", "type": "function_call", "call_id": "fc_1", "name": "book", "arguments": '{"n": 2}'},
-            {"id": "item_3", "type": "function_call_output", "call_id": "fc_1", "output": "booked", "name": "book"},
+            {
+                "id": "item_1",
+                "type": "message",
+                "role": "user",
+                "content": ["Book a table"],
+            },
+            {
+                "id": "item_2",
+                "type": "function_call",
+                "call_id": "fc_1",
+                "name": "book",
+                "arguments": '{"n": 2}',
+            },
+            {
+                "id": "item_3",
+                "type": "function_call_output",
+                "call_id": "fc_1",
+                "output": "booked",
+                "name": "book",
+            },
         ]
     }
-    llm = make_span({"lk.chat_ctx": json.dumps(chat_ctx), "lk.response.text": "Done."}, scope="livekit-agents")
+    llm = make_span(
+        {"lk.chat_ctx": json.dumps(chat_ctx), "lk.response.text": "Done."},
+        scope="livekit-agents",
+    )
     inp, out, _ = extract_io(llm, LLM)
     assert inp == [
         user("Book a table"),
-        {"role": "assistant", "parts": [{"type": "tool_call", "id": "fc_1", "name": "book", "arguments": {"n": 2}}]},
-        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "fc_1", "response": "booked"}]},
+        {
+            "role": "assistant",
+            "parts": [
+                {
+                    "type": "tool_call",
+                    "id": "fc_1",
+                    "name": "book",
+                    "arguments": {"n": 2},
+                }
+            ],
+        },
+        {
+            "role": "tool",
+            "parts": [
+                {"type": "tool_call_response", "id": "fc_1", "response": "booked"}
+            ],
+        },
     ]
     assert out == [assistant("Done.")]
 
@@ -917,13 +1560,20 @@ def test_livekit_turn_text_and_chat_context():
 def test_cloudflare_prompt_json_and_completion_json():
     span = make_span(
         {
-            "gen_ai.prompt_json": json.dumps({"model": "@cf/meta/llama", "messages": [{"role": "user", "content": "hi"}]}),
+            "gen_ai.prompt_json": json.dumps(
+                {
+                    "model": "@cf/meta/llama",
+                    "messages": [{"role": "user", "content": "hi"}],
+                }
+            ),
             "gen_ai.completion_json": json.dumps({"response": "hello"}),
         }
     )
     inp, out, consumed = extract_io(span, LLM)
     assert inp == [user("hi")]
-    assert out == {"response": "hello"}  # not a recognizable message shape: kept decoded
+    assert out == {
+        "response": "hello"
+    }  # not a recognizable message shape: kept decoded
     assert consumed == {"gen_ai.prompt_json", "gen_ai.completion_json"}
 
 
@@ -931,26 +1581,59 @@ def test_bare_gen_ai_prompt_and_completion_blobs():
     span = make_span(
         {
             "gen_ai.prompt": json.dumps([{"role": "user", "content": "hi"}]),
-            "gen_ai.completion": json.dumps([{"role": "assistant", "content": "hello"}]),
+            "gen_ai.completion": json.dumps(
+                [{"role": "assistant", "content": "hello"}]
+            ),
         }
     )
-    assert extract_io(span, LLM) == ([user("hi")], [assistant("hello")], {"gen_ai.prompt", "gen_ai.completion"})
+    assert extract_io(span, LLM) == (
+        [user("hi")],
+        [assistant("hello")],
+        {"gen_ai.prompt", "gen_ai.completion"},
+    )
 
 
 def test_gemini_inline_data_and_thoughts():
     span = make_span(
         {
             "gen_ai.input.messages": [
-                {"role": "user", "parts": [{"inline_data": {"mime_type": "audio/wav", "data": "UklGRg=="}}, {"text": "transcribe"}]}
+                {
+                    "role": "user",
+                    "parts": [
+                        {"inline_data": {"mime_type": "audio/wav", "data": "UklGRg=="}},
+                        {"text": "transcribe"},
+                    ],
+                }
             ],
-            "gen_ai.output.messages": [{"role": "model", "parts": [{"text": "hmm", "thought": True}, {"text": "Hello"}]}],
+            "gen_ai.output.messages": [
+                {
+                    "role": "model",
+                    "parts": [{"text": "hmm", "thought": True}, {"text": "Hello"}],
+                }
+            ],
         }
     )
     inp, out, _ = extract_io(span, LLM)
     assert inp == [
-        {"role": "user", "parts": [{"type": "blob", "modality": "audio", "mime_type": "audio/wav", "content": "UklGRg=="}, text("transcribe")]}
+        {
+            "role": "user",
+            "parts": [
+                {
+                    "type": "blob",
+                    "modality": "audio",
+                    "mime_type": "audio/wav",
+                    "content": "UklGRg==",
+                },
+                text("transcribe"),
+            ],
+        }
     ]
-    assert out == [{"role": "assistant", "parts": [{"type": "reasoning", "content": "hmm"}, text("Hello")]}]
+    assert out == [
+        {
+            "role": "assistant",
+            "parts": [{"type": "reasoning", "content": "hmm"}, text("Hello")],
+        }
+    ]
 
 
 # --- rule order, tool chains, consumed keys -----------------------------------------------------
@@ -965,7 +1648,9 @@ def test_otel_messages_win_over_generic_input_value():
     )
     inp, _, consumed = extract_io(span, LLM)
     assert inp == [user("structured")]
-    assert "input.value" not in consumed  # a generic carrier that lost is left for metadata
+    assert (
+        "input.value" not in consumed
+    )  # a generic carrier that lost is left for metadata
 
 
 def test_dual_emitted_openinference_keys_are_consumed_as_duplicates():
@@ -990,18 +1675,32 @@ def test_tool_span_argument_chain_prefers_otel_over_input_value():
             "output.mime_type": "text/plain",
         }
     )
-    assert extract_io(span, TOOL) == ({"from": "otel"}, "done", {"gen_ai.tool.call.arguments", "output.value", "output.mime_type"})
+    assert extract_io(span, TOOL) == (
+        {"from": "otel"},
+        "done",
+        {"gen_ai.tool.call.arguments", "output.value", "output.mime_type"},
+    )
 
 
 def test_tool_parameters_is_only_a_last_resort_for_arguments():
-    schema_only = make_span({"tool.name": "search", "tool.parameters": '{"type": "object"}'})
+    schema_only = make_span(
+        {"tool.name": "search", "tool.parameters": '{"type": "object"}'}
+    )
     assert extract_io(schema_only, TOOL)[0] == {"type": "object"}
-    with_input = make_span({"tool.parameters": '{"type": "object"}', "input.value": '{"q": "x"}'})
+    with_input = make_span(
+        {"tool.parameters": '{"type": "object"}', "input.value": '{"q": "x"}'}
+    )
     assert extract_io(with_input, TOOL) == ({"q": "x"}, None, {"input.value"})
 
 
 def test_traceloop_decorated_tool_span_uses_the_entity_io():
-    span = make_span({"traceloop.span.kind": "tool", "traceloop.entity.input": '{"args": [], "kwargs": {"q": 1}}', "traceloop.entity.output": "7"})
+    span = make_span(
+        {
+            "traceloop.span.kind": "tool",
+            "traceloop.entity.input": '{"args": [], "kwargs": {"q": 1}}',
+            "traceloop.entity.output": "7",
+        }
+    )
     assert extract_io(span, TOOL)[:2] == ({"args": [], "kwargs": {"q": 1}}, 7)
 
 
@@ -1011,7 +1710,11 @@ def test_kind_is_matched_case_insensitively():
 
 
 def test_span_without_io_yields_nothing():
-    assert extract_io(make_span({"gen_ai.request.model": "gpt-4o"}), LLM) == (None, None, set())
+    assert extract_io(make_span({"gen_ai.request.model": "gpt-4o"}), LLM) == (
+        None,
+        None,
+        set(),
+    )
 
 
 # --- log events ----------------------------------------------------------------------------------
@@ -1021,28 +1724,79 @@ def test_log_events_from_openai_v2_message_and_choice_records():
     # `message_to_event` / `choice_to_event` in opentelemetry-instrumentation-openai-v2.
     events = [
         log("gen_ai.system.message", {"content": "You are helpful."}, time_ns=1),
-        log("gen_ai.user.message", {"content": [{"type": "text", "text": "Weather?"}]}, time_ns=2),
+        log(
+            "gen_ai.user.message",
+            {"content": [{"type": "text", "text": "Weather?"}]},
+            time_ns=2,
+        ),
         log(
             "gen_ai.assistant.message",
-            {"tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Paris"}'}}]},
+            {
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {
+                            "name": "weather",
+                            "arguments": '{"city": "Paris"}',
+                        },
+                    }
+                ]
+            },
             time_ns=3,
         ),
         log("gen_ai.tool.message", {"content": "21C", "id": "call_1"}, time_ns=4),
         log(
             "gen_ai.choice",
-            {"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "tool_calls": [{"id": "call_2", "type": "function", "function": {"name": "time"}}]}},
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {
+                            "id": "call_2",
+                            "type": "function",
+                            "function": {"name": "time"},
+                        }
+                    ],
+                },
+            },
             time_ns=5,
         ),
     ]
-    inp, out = messages_from_log_events(list(reversed(events)))  # arrival order does not matter
+    inp, out = messages_from_log_events(
+        list(reversed(events))
+    )  # arrival order does not matter
     assert inp == [
         system("You are helpful."),
         user("Weather?"),
-        {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_1", "name": "weather", "arguments": {"city": "Paris"}}]},
-        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1", "response": "21C"}]},
+        {
+            "role": "assistant",
+            "parts": [
+                {
+                    "type": "tool_call",
+                    "id": "call_1",
+                    "name": "weather",
+                    "arguments": {"city": "Paris"},
+                }
+            ],
+        },
+        {
+            "role": "tool",
+            "parts": [
+                {"type": "tool_call_response", "id": "call_1", "response": "21C"}
+            ],
+        },
     ]
     assert out == [
-        {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_2", "name": "time", "arguments": None}], "finish_reason": "tool_call"}
+        {
+            "role": "assistant",
+            "parts": [
+                {"type": "tool_call", "id": "call_2", "name": "time", "arguments": None}
+            ],
+            "finish_reason": "tool_call",
+        }
     ]
 
 
@@ -1050,7 +1804,11 @@ def test_log_events_without_captured_content_still_record_the_turns():
     # Content capture off: the user event has no body, the choice only its finish reason.
     events = [
         log("gen_ai.user.message", None, time_ns=1),
-        log("gen_ai.choice", {"index": 0, "finish_reason": "stop", "message": {"role": "assistant"}}, time_ns=2),
+        log(
+            "gen_ai.choice",
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant"}},
+            time_ns=2,
+        ),
     ]
     assert messages_from_log_events(events) == (
         [{"role": "user", "parts": []}],
@@ -1059,7 +1817,9 @@ def test_log_events_without_captured_content_still_record_the_turns():
 
 
 def test_log_events_developer_role_event_is_a_system_message():
-    assert messages_from_log_events([log("gen_ai.developer.message", {"content": "Rules."})])[0] == [system("Rules.")]
+    assert messages_from_log_events(
+        [log("gen_ai.developer.message", {"content": "Rules."})]
+    )[0] == [system("Rules.")]
 
 
 def test_log_event_inference_details_wins_over_legacy_records():
@@ -1068,8 +1828,16 @@ def test_log_event_inference_details_wins_over_legacy_records():
         None,
         attributes={
             "gen_ai.operation.name": "chat",
-            "gen_ai.input.messages": [{"role": "user", "parts": [{"type": "text", "content": "hi"}]}],
-            "gen_ai.output.messages": [{"role": "assistant", "parts": [{"type": "text", "content": "hello"}], "finish_reason": "stop"}],
+            "gen_ai.input.messages": [
+                {"role": "user", "parts": [{"type": "text", "content": "hi"}]}
+            ],
+            "gen_ai.output.messages": [
+                {
+                    "role": "assistant",
+                    "parts": [{"type": "text", "content": "hello"}],
+                    "finish_reason": "stop",
+                }
+            ],
             "gen_ai.system_instructions": [{"type": "text", "content": "Be brief."}],
         },
     )
@@ -1081,13 +1849,21 @@ def test_log_event_inference_details_wins_over_legacy_records():
 
 
 def test_log_event_name_may_come_from_the_event_name_attribute():
-    record = log("", {"content": "hi"}, attributes={"event.name": "gen_ai.user.message"})
+    record = log(
+        "", {"content": "hi"}, attributes={"event.name": "gen_ai.user.message"}
+    )
     assert messages_from_log_events([record]) == ([user("hi")], None)
 
 
 def test_log_event_body_may_be_a_json_string():
-    record = log("gen_ai.choice", '{"index": 0, "finish_reason": "stop", "message": {"content": "ok"}}')
-    assert messages_from_log_events([record]) == (None, [assistant("ok", finish_reason="stop")])
+    record = log(
+        "gen_ai.choice",
+        '{"index": 0, "finish_reason": "stop", "message": {"content": "ok"}}',
+    )
+    assert messages_from_log_events([record]) == (
+        None,
+        [assistant("ok", finish_reason="stop")],
+    )
 
 
 def test_no_log_events_means_no_messages():
@@ -1104,10 +1880,26 @@ def test_shapes_written_by_opentelemetry_util_genai_round_trip():
     kwargs = {
         "input_messages": [
             types.InputMessage(role="user", parts=[types.TextPart(content="Weather?")]),
-            types.InputMessage(role="assistant", parts=[types.ToolCallRequestPart(arguments={"city": "Paris"}, name="weather", id="call_1")]),
-            types.InputMessage(role="tool", parts=[types.ToolCallResponsePart(response="21C", id="call_1")]),
+            types.InputMessage(
+                role="assistant",
+                parts=[
+                    types.ToolCallRequestPart(
+                        arguments={"city": "Paris"}, name="weather", id="call_1"
+                    )
+                ],
+            ),
+            types.InputMessage(
+                role="tool",
+                parts=[types.ToolCallResponsePart(response="21C", id="call_1")],
+            ),
         ],
-        "output_messages": [types.OutputMessage(role="assistant", parts=[types.TextPart(content="Warm.")], finish_reason="stop")],
+        "output_messages": [
+            types.OutputMessage(
+                role="assistant",
+                parts=[types.TextPart(content="Warm.")],
+                finish_reason="stop",
+            )
+        ],
         "system_instruction": [types.TextPart(content="Be brief.")],
         "tool_definitions": None,
         "content_capturing_mode": types.ContentCapturingMode.SPAN_AND_EVENT,
@@ -1115,35 +1907,94 @@ def test_shapes_written_by_opentelemetry_util_genai_round_trip():
     expected_input = [
         system("Be brief."),
         user("Weather?"),
-        {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_1", "name": "weather", "arguments": {"city": "Paris"}}]},
-        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1", "response": "21C"}]},
+        {
+            "role": "assistant",
+            "parts": [
+                {
+                    "type": "tool_call",
+                    "id": "call_1",
+                    "name": "weather",
+                    "arguments": {"city": "Paris"},
+                }
+            ],
+        },
+        {
+            "role": "tool",
+            "parts": [
+                {"type": "tool_call_response", "id": "call_1", "response": "21C"}
+            ],
+        },
     ]
     expected_output = [assistant("Warm.", finish_reason="stop")]
 
     on_span = invocation.get_content_attributes(for_span=True, **kwargs)
     assert extract_io(make_span(on_span), LLM)[:2] == (expected_input, expected_output)
     on_event = invocation.get_content_attributes(for_span=False, **kwargs)
-    details = log("gen_ai.client.inference.operation.details", None, attributes=on_event)
+    details = log(
+        "gen_ai.client.inference.operation.details", None, attributes=on_event
+    )
     assert messages_from_log_events([details]) == (expected_input, expected_output)
 
 
 def test_shapes_written_by_openinference_openai_round_trip():
     openai = pytest.importorskip("openai")
-    extractor = pytest.importorskip("openinference.instrumentation.openai._request_attributes_extractor")
+    extractor = pytest.importorskip(
+        "openinference.instrumentation.openai._request_attributes_extractor"
+    )
     request = {
         "model": "gpt-4o",
         "messages": [
-            {"role": "user", "content": [{"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": "https://x.test/c.png"}}]},
-            {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "look", "arguments": "{}"}}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is this?"},
+                    {"type": "image_url", "image_url": {"url": "https://x.test/c.png"}},
+                ],
+            },
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "look", "arguments": "{}"},
+                    }
+                ],
+            },
             {"role": "tool", "tool_call_id": "call_1", "content": "a cat"},
         ],
     }
-    attributes = dict(extractor._RequestAttributesExtractor(openai)._get_attributes_from_chat_completion_create_param(request))
+    attributes = dict(
+        extractor._RequestAttributesExtractor(
+            openai
+        )._get_attributes_from_chat_completion_create_param(request)
+    )
     inp, _, consumed = extract_io(make_span(attributes), LLM)
     assert inp == [
-        {"role": "user", "parts": [text("What is this?"), {"type": "uri", "modality": "image", "mime_type": None, "uri": "https://x.test/c.png"}]},
-        {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_1", "name": "look", "arguments": {}}]},
-        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1", "response": "a cat"}]},
+        {
+            "role": "user",
+            "parts": [
+                text("What is this?"),
+                {
+                    "type": "uri",
+                    "modality": "image",
+                    "mime_type": None,
+                    "uri": "https://x.test/c.png",
+                },
+            ],
+        },
+        {
+            "role": "assistant",
+            "parts": [
+                {"type": "tool_call", "id": "call_1", "name": "look", "arguments": {}}
+            ],
+        },
+        {
+            "role": "tool",
+            "parts": [
+                {"type": "tool_call_response", "id": "call_1", "response": "a cat"}
+            ],
+        },
     ]
     assert consumed == {k for k in attributes if k.startswith("llm.input_messages.")}
 
@@ -1191,8 +2042,42 @@ KNOWN_KEYS = [
 ]
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.sampled_from(["role", "content", "parts", "type", "text", "tool_calls", "id", "function", "message", "messages", "choices", "name", "arguments", "input", "model", "contents", "items", "output", "event.name"]) | st.text(max_size=8), children, max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "role",
+                    "content",
+                    "parts",
+                    "type",
+                    "text",
+                    "tool_calls",
+                    "id",
+                    "function",
+                    "message",
+                    "messages",
+                    "choices",
+                    "name",
+                    "arguments",
+                    "input",
+                    "model",
+                    "contents",
+                    "items",
+                    "output",
+                    "event.name",
+                ]
+            )
+            | st.text(max_size=8),
+            children,
+            max_size=5,
+        )
+    ),
     max_leaves=20,
 )
 values = (
@@ -1204,18 +2089,61 @@ values = (
 )
 flattened_keys = st.builds(
     lambda prefix, index, rest: f"{prefix}.{index}.{rest}",
-    st.sampled_from(["llm.input_messages", "llm.output_messages", "gen_ai.prompt", "gen_ai.completion", "llm.prompts", "llm.choices"]),
-    st.integers(min_value=0, max_value=10**12) | st.text(string.digits + "a.", max_size=4),
-    st.sampled_from(["message.role", "message.content", "role", "content", "message.tool_calls.0.tool_call.id", "message.contents.1.message_content.type", "tool_calls.99999999.name", "a" + ".b" * 40, ""]),
+    st.sampled_from(
+        [
+            "llm.input_messages",
+            "llm.output_messages",
+            "gen_ai.prompt",
+            "gen_ai.completion",
+            "llm.prompts",
+            "llm.choices",
+        ]
+    ),
+    st.integers(min_value=0, max_value=10**12)
+    | st.text(string.digits + "a.", max_size=4),
+    st.sampled_from(
+        [
+            "message.role",
+            "message.content",
+            "role",
+            "content",
+            "message.tool_calls.0.tool_call.id",
+            "message.contents.1.message_content.type",
+            "tool_calls.99999999.name",
+            "a" + ".b" * 40,
+            "",
+        ]
+    ),
 )
-attribute_dicts = st.dictionaries(st.sampled_from(KNOWN_KEYS) | flattened_keys | st.text(max_size=10), values, max_size=8)
-event_names = st.sampled_from(["gen_ai.user.message", "gen_ai.choice", "gen_ai.client.inference.operation.details", "gen_ai.content.prompt", "gen_ai.x.y.message", "exception"])
+attribute_dicts = st.dictionaries(
+    st.sampled_from(KNOWN_KEYS) | flattened_keys | st.text(max_size=10),
+    values,
+    max_size=8,
+)
+event_names = st.sampled_from(
+    [
+        "gen_ai.user.message",
+        "gen_ai.choice",
+        "gen_ai.client.inference.operation.details",
+        "gen_ai.content.prompt",
+        "gen_ai.x.y.message",
+        "exception",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     attributes=attribute_dicts,
-    events=st.lists(st.builds(SpanEvent, name=event_names, time_ns=st.integers(0, 10), attributes=attribute_dicts), max_size=3),
+    events=st.lists(
+        st.builds(
+            SpanEvent,
+            name=event_names,
+            time_ns=st.integers(0, 10),
+            attributes=attribute_dicts,
+        ),
+        max_size=3,
+    ),
     kind=st.sampled_from(SpanKind.ALL),
     parent=st.sampled_from(["", "00f067aa0ba902b7"]),
 )
@@ -1228,7 +2156,13 @@ def test_random_attributes_never_raise(attributes, events, kind, parent):
 @settings(max_examples=200, deadline=None)
 @given(
     records=st.lists(
-        st.builds(log, name=event_names, body=values, attributes=attribute_dicts, time_ns=st.integers(0, 10)),
+        st.builds(
+            log,
+            name=event_names,
+            body=values,
+            attributes=attribute_dicts,
+            time_ns=st.integers(0, 10),
+        ),
         max_size=4,
     )
 )
@@ -1238,6 +2172,10 @@ def test_random_log_events_never_raise(records):
 
 def test_deeply_nested_json_does_not_raise():
     deep = "[" * 5000 + "]" * 5000
-    nested = json.dumps({"model": "m", "input": [{"role": "user", "content": [[[[[]]]]]}]})
-    span = make_span({"input.value": deep, "output.value": nested, "gen_ai.input.messages": deep})
+    nested = json.dumps(
+        {"model": "m", "input": [{"role": "user", "content": [[[[[]]]]]}]}
+    )
+    span = make_span(
+        {"input.value": deep, "output.value": nested, "gen_ai.input.messages": deep}
+    )
     assert extract_io(span, LLM)[0] == deep

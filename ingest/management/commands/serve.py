@@ -30,7 +30,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.getenv("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.getenv("PORT", "8000")))
         parser.add_argument("--web-workers", type=int, default=2)
-        parser.add_argument("--no-worker", action="store_true", help="run the web server only")
+        parser.add_argument(
+            "--no-worker", action="store_true", help="run the web server only"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -41,13 +43,39 @@ class Command(BaseCommand):
         url = f"http://{options['host']}:{options['port']}"
         self.print_banner(url, login, raw_key)
         commands = [
-            [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"{options['host']}:{options['port']}",
-             "--workers", str(options["web_workers"]), "--access-logfile", "-", "--graceful-timeout", "5"],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "--bind",
+                f"{options['host']}:{options['port']}",
+                "--workers",
+                str(options["web_workers"]),
+                "--access-logfile",
+                "-",
+                "--graceful-timeout",
+                "5",
+            ],
         ]
         if not options["no_worker"]:
-            commands.append([sys.executable, "-m", "celery", "-A", "config", "worker", "--beat",
-                             "--loglevel", "INFO", "--concurrency", "2",
-                             "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME])
+            commands.append(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "worker",
+                    "--beat",
+                    "--loglevel",
+                    "INFO",
+                    "--concurrency",
+                    "2",
+                    "--schedule",
+                    settings.CELERY_BEAT_SCHEDULE_FILENAME,
+                ]
+            )
         sys.exit(supervise(commands))
 
     def ensure_admin(self) -> str:
@@ -72,7 +100,9 @@ class Command(BaseCommand):
         key_file = Path(settings.VAR_DIR) / KEY_FILE
         if Project.objects.exists() and key_file.exists():
             return key_file.read_text().strip()
-        project = Project.objects.filter(organization__slug=services.DEFAULT_ORG_SLUG).first()
+        project = Project.objects.filter(
+            organization__slug=services.DEFAULT_ORG_SLUG
+        ).first()
         if project is None:
             project, new_key = services.project_create("Default")
         else:
@@ -101,7 +131,7 @@ Ctrl-C stops everything.
 
 def supervise(commands: list[list[str]]) -> int:
     """Run the processes until one exits or we are told to stop; then stop all of them."""
-    procs = [subprocess.Popen(cmd) for cmd in commands]
+    procs = [subprocess.Popen(cmd) for cmd in commands]  # noqa: S603  (our own fixed command lines)
     stopping = False
 
     def stop(signum: int, frame: object) -> None:

@@ -1,0 +1,123 @@
+"""The run summary computed from a trace's spans (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from ingest.runs import SpanFacts, summarize
+
+T0 = datetime(2026, 11, 23, 10, tzinfo=UTC)
+
+
+def span(span_id, parent="", kind="span", start=0, end=1, **kw):
+    return SpanFacts(span_id=span_id, parent_span_id=parent, name=kw.pop("name", span_id), kind=kind,
+                     start_time=T0 + timedelta(seconds=start), end_time=T0 + timedelta(seconds=end), **kw)  # fmt: skip
+
+
+def test_only_innermost_llm_calls_count():
+    # A LangChain ChatModel span wrapping the OpenAI SDK span of the same call.
+    spans = [span("a", kind="agent", agent_name="bot"), span("outer", "a", "llm", input_tokens=100, output_tokens=10),
+             span("inner", "outer", "llm", input_tokens=100, output_tokens=10, cost_usd=Decimal("0.01"))]  # fmt: skip
+    s = summarize(spans)
+    assert (s.llm_calls, s.input_tokens, s.cost_usd) == (1, 100, Decimal("0.01"))
+    assert s.usage_span_ids == {"inner"}
+
+
+def test_duplicate_response_ids_count_once():
+    spans = [span("a", kind="agent"), span("x", "a", "llm", input_tokens=50, response_id="r1"),
+             span("y", "a", "llm", input_tokens=50, response_id="r1", scope_name="other")]  # fmt: skip
+    assert (summarize(spans).llm_calls, summarize(spans).input_tokens) == (1, 50)
+
+
+def test_parallel_calls_from_one_instrumentation_are_not_merged():
+    spans = [span("a", kind="agent"), span("x", "a", "llm", request_model="m", input_tokens=5, start=0, end=2),
+             span("y", "a", "llm", request_model="m", input_tokens=7, start=1, end=3)]  # fmt: skip
+    assert (summarize(spans).llm_calls, summarize(spans).input_tokens) == (2, 12)
+
+
+def test_aggregated_usage_counts_only_without_llm_usage():
+    with_children = [
+        span("a", kind="agent", input_tokens=300, aggregated_usage=True),
+        span("c", "a", "llm", input_tokens=100),
+    ]
+    assert summarize(with_children).input_tokens == 100
+    alone = [
+        span("a", kind="agent", input_tokens=300, aggregated_usage=True),
+        span("inner", "a", "chain", input_tokens=300, aggregated_usage=True),
+    ]
+    assert summarize(alone).input_tokens == 300, "the outermost aggregate only"
+
+
+def test_a_recovered_tool_error_does_not_fail_the_run_but_a_failed_agent_does():
+    spans = [
+        span("a", kind="agent"),
+        span("t", "a", "tool", is_error=True, error_message="boom"),
+    ]
+    assert (summarize(spans).status, summarize(spans).tool_errors) == ("ok", 1)
+    spans[0] = span("a", kind="agent", is_error=True, error_message="agent crashed")
+    assert (summarize(spans).status, summarize(spans).error_message) == (
+        "error",
+        "agent crashed",
+    )
+
+
+def test_nested_agent_failure_fails_the_run_even_when_the_root_is_ok():
+    spans = [
+        span("root", kind="chain"),
+        span("a", "root", "agent", is_error=True, error_message="max turns"),
+    ]
+    assert summarize(spans).status == "error"
+
+
+def test_without_a_parentless_span_the_earliest_orphan_is_the_root():
+    spans = [
+        span("late", parent="missing", start=5, end=6),
+        span("early", parent="gone", start=1, end=9),
+    ]
+    s = summarize(spans)
+    assert (s.root_span_id, s.has_root) == ("early", False)
+
+
+def test_agent_name_prefers_the_named_agent_span_then_inherited_then_service():
+    assert (
+        summarize(
+            [
+                span("r", kind="agent", name="conversation"),
+                span("a", "r", "agent", agent_name="weather-bot"),
+            ]
+        ).agent_name
+        == "weather-bot"
+    )
+    assert (
+        summarize(
+            [
+                span("r", kind="chain", name="LangGraph"),
+                span("l", "r", "llm", agent_name="helper"),
+            ]
+        ).agent_name
+        == "helper"
+    )
+    assert (
+        summarize(
+            [span("r", name="handle", run_hints={"service_name": "billing-svc"})]
+        ).agent_name
+        == "billing-svc"
+    )
+    assert (
+        summarize(
+            [
+                span(
+                    "r",
+                    name="handle",
+                    run_hints={"service_name": "unknown_service:python"},
+                )
+            ]
+        ).agent_name
+        == ""
+    )
+
+
+def test_unpriced_calls_leave_cost_empty_not_zero():
+    s = summarize([span("a", kind="agent"), span("c", "a", "llm", input_tokens=10)])
+    assert (s.cost_usd, s.unpriced_calls) == (None, 1)
