@@ -27,4 +27,5 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	SECRET_KEY=lint-only $(BIN)/mypy config ingest dashboard budgets
 	SECRET_KEY=lint-only DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run

@@ -149,7 +149,7 @@ def _database() -> dict[str, Any]:
             f"DATABASE_URL is not a valid database URL: {exc}"
         ) from None
     if config["ENGINE"] == "django.db.backends.sqlite3":
-        Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        Path(str(config["NAME"])).parent.mkdir(parents=True, exist_ok=True)
         config["OPTIONS"] = _SQLITE_OPTIONS
         config["CONN_MAX_AGE"] = 0
         config["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}

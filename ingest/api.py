@@ -222,6 +222,7 @@ class IngestApi(APIView):
         if errors:
             return Response({"errors": errors}, status=400)
         items = [_to_span(span, runs_) for span in spans]
+        assert isinstance(request.auth, ApiKey)  # guaranteed by HasProjectKey
         services.ingest_spans(request.auth, items)
         return Response(
             {
@@ -236,7 +237,8 @@ def _validate_each(
     rows: list[dict[str, Any]],
     name: str,
 ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
-    valid, errors = [], {}
+    valid: list[dict[str, Any]] = []
+    errors: dict[str, list[str]] = {}
     for index, row in enumerate(rows):
         serializer = serializer_class(data=row)
         if serializer.is_valid():

@@ -95,7 +95,7 @@ def build_server(address: str, *, workers: int = 8) -> tuple[grpc.Server, int]:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers), options=options
     )
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(), server)
-    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(LogsService(), server)
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(), server)  # type: ignore[no-untyped-call]
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(LogsService(), server)  # type: ignore[no-untyped-call]
     port = server.add_insecure_port(address)
     return server, port

@@ -1304,6 +1304,11 @@ class TestIdentity:
             fields.environment == "from-resource"
         )  # key order first, then span before resource
 
+    def test_user_id_from_openinference_metadata_json_as_last_resort(self) -> None:
+        metadata = json.dumps({"user_id": "user-42", "langgraph_node": "agent"})
+        assert norm("agent", {"metadata": metadata}).user_id == "user-42"
+        assert norm("agent", {"metadata": metadata, "user.id": "explicit"}).user_id == "explicit"
+
     def test_environment_from_resource(self) -> None:
         fields = norm("s", {}, resource={"deployment.environment.name": "production"})
         assert fields.environment == "production"

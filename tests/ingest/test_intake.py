@@ -37,9 +37,10 @@ EXPECTED = {
     # The OpenInference processor drops the SDK trace's group_id and metadata (no user/session).
     "openai_agents_openinference": dict(traces=2, agent="weather-bot", llm_calls=5, failed_llm_calls=1, tool_calls=2, tool_errors=1,
                                         input_tokens=600, output_tokens=130, cache_read_tokens=200, reasoning_tokens=20),
-    # The graph's node "agent" is LangGraph's name; the user named the graph.
+    # The graph's node "agent" is LangGraph's name; the user named the graph. The user id
+    # comes from the run config's metadata.
     "langgraph_openinference": dict(traces=3, agent="weather-graph", llm_calls=5, failed_llm_calls=1, tool_calls=2, tool_errors=1,
-                                    input_tokens=600, output_tokens=130, cache_read_tokens=200, reasoning_tokens=20, session="sess-weather-001"),
+                                    input_tokens=600, output_tokens=130, cache_read_tokens=200, reasoning_tokens=20, user="user-42", session="sess-weather-001"),
     # pydantic-ai's agent spans repeat their children's usage; only the calls count.
     "pydantic_ai": dict(traces=3, agent="weather-agent", llm_calls=5, failed_llm_calls=1, tool_calls=2, tool_errors=1,
                         input_tokens=600, output_tokens=130, cache_read_tokens=200, reasoning_tokens=20),
