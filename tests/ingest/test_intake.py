@@ -24,6 +24,9 @@ EXPECTED = {
     # openai-v2 records no cached or reasoning token counts; embeddings' input tokens count.
     "openai_v2": dict(traces=1, agent="weather-bot", llm_calls=5, failed_llm_calls=1, tool_calls=2, tool_errors=1,
                       input_tokens=608, output_tokens=130, cache_read_tokens=0, reasoning_tokens=0, user="user-42", session="sess-weather-001"),
+    # The older openai-v2 (2.3) sends message content as per-message log events only.
+    "openai_v2_legacy": dict(traces=1, agent="weather-bot", llm_calls=5, failed_llm_calls=1, tool_calls=2, tool_errors=1,
+                             input_tokens=608, output_tokens=130, user="user-42", session="sess-weather-001"),
     "openinference_openai": dict(traces=1, agent="weather-bot", llm_calls=5, failed_llm_calls=1, tool_calls=2, tool_errors=1,
                                  input_tokens=608, output_tokens=130, cache_read_tokens=200, reasoning_tokens=20, user="user-42", session="sess-weather-001"),
     # OpenLLMetry records no reasoning tokens for the streamed call.
@@ -163,6 +166,15 @@ class CapturedLibraryTests(IntakeTestCase):
         )
         assert llm.input and any(m["role"] == "user" for m in llm.input)
         assert llm.output
+
+    def test_legacy_per_message_log_events_become_the_span_messages(self):
+        self.send_scenario("openai_v2_legacy")
+        llm = Span.objects.filter(project=self.project, kind="llm", is_error=False).order_by("start_time").first()
+        assert [m["role"] for m in llm.input][:2] == ["system", "user"]
+        assert llm.output
+
+    def test_openai_v2_legacy_instrumentation(self):
+        self.check("openai_v2_legacy")
 
     def test_logs_before_traces_are_attached_when_the_span_arrives(self):
         for path, body, content_type in reversed(otlp_payloads.exports("openai_v2")):
