@@ -12,6 +12,7 @@ traces from 1, 4 and 16 concurrent clients, and counts the spans committed in th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import sqlite3
@@ -28,7 +29,22 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 ROOT = Path(__file__).resolve().parent.parent
-WORDS = "the agent asked for the weather in paris and then booked a table for two at eight".split()
+WORDS = [
+    "the",
+    "agent",
+    "asked",
+    "for",
+    "weather",
+    "in",
+    "paris",
+    "and",
+    "then",
+    "booked",
+    "a",
+    "table",
+    "at",
+    "eight",
+]
 
 
 def _attr(key: str, value: object) -> common_pb2.KeyValue:
@@ -86,12 +102,19 @@ def build_trace(rng: random.Random, scope: trace_pb2.ScopeSpans, now_ns: int) ->
             t += 250_000_000
     root = trace_pb2.Span(trace_id=trace_id, span_id=root_id, name="invoke_agent bench-bot", kind=1,
                           start_time_unix_nano=now_ns, end_time_unix_nano=t)  # fmt: skip
-    root.attributes.extend([_attr("gen_ai.operation.name", "invoke_agent"), _attr("gen_ai.agent.name", "bench-bot")])
+    root.attributes.extend(
+        [
+            _attr("gen_ai.operation.name", "invoke_agent"),
+            _attr("gen_ai.agent.name", "bench-bot"),
+        ]
+    )
     scope.spans.extend([*children, root])
     return len(children) + 1
 
 
-def build_requests(count: int, traces_per_request: int, seed: int) -> tuple[list[bytes], int]:
+def build_requests(
+    count: int, traces_per_request: int, seed: int
+) -> tuple[list[bytes], int]:
     rng = random.Random(seed)
     bodies, spans = [], 0
     now = time.time_ns()
@@ -121,10 +144,10 @@ def tree_rss_mb(pid: int) -> float:
     """Resident memory of a process and its children (the gunicorn master and workers)."""
     total = 0
     pids = [pid]
-    try:
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        pids += [
+            int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        ]
     for p in pids:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
@@ -135,7 +158,9 @@ def tree_rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def run_level(url: str, key: str, bodies: list[bytes], concurrency: int, seconds: float) -> tuple[int, int]:
+def run_level(
+    url: str, key: str, bodies: list[bytes], concurrency: int, seconds: float
+) -> tuple[int, int]:
     """Post bodies from `concurrency` threads for `seconds`; returns (requests ok, requests failed)."""
     stop = time.monotonic() + seconds
     counts = {"ok": 0, "fail": 0}
@@ -167,7 +192,9 @@ def run_level(url: str, key: str, bodies: list[bytes], concurrency: int, seconds
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database-url", default="")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=2)
@@ -187,13 +214,22 @@ def main() -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
-    out = subprocess.run([*manage, "create_project", "bench"], env=env, check=True, cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [*manage, "create_project", "bench"],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     key = out.stdout.strip().splitlines()[-1]
 
     print("building payloads…", flush=True)
     bodies, spans_built = build_requests(800, args.traces_per_request, seed=7)
     spans_per_request = spans_built / len(bodies)
-    print(f"{len(bodies)} requests, {spans_per_request:.0f} spans each, {sum(map(len, bodies)) / len(bodies) / 1024:.0f} KiB each")
+    print(
+        f"{len(bodies)} requests, {spans_per_request:.0f} spans each, {sum(map(len, bodies)) / len(bodies) / 1024:.0f} KiB each"
+    )
 
     port = 18000 + os.getpid() % 1000
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
@@ -218,7 +254,9 @@ def main() -> None:
         sampler = threading.Thread(target=sample)
         sampler.start()
         db = "PostgreSQL" if args.database_url.startswith("postgres") else "SQLite"
-        print(f"\n{db}, gunicorn --workers {args.workers}, {args.seconds:.0f} s per level")
+        print(
+            f"\n{db}, gunicorn --workers {args.workers}, {args.seconds:.0f} s per level"
+        )
         print(f"{'clients':>8} {'requests':>9} {'failed':>7} {'spans committed/s':>18}")
         offset = 0
         for level in [int(c) for c in args.concurrency.split(",")]:

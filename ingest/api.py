@@ -38,6 +38,14 @@ class ProjectKeyAuthentication(BaseAuthentication):
         return "Bearer"
 
 
+def _api_key(request: Request) -> ApiKey:
+    if not isinstance(
+        request.auth, ApiKey
+    ):  # HasProjectKey lets no other request through
+        raise AuthenticationFailed("a project API key is required")
+    return request.auth
+
+
 class HasProjectKey(BasePermission):
     def has_permission(self, request: Request, view: APIView) -> bool:
         return isinstance(request.auth, ApiKey)
@@ -222,8 +230,7 @@ class IngestApi(APIView):
         if errors:
             return Response({"errors": errors}, status=400)
         items = [_to_span(span, runs_) for span in spans]
-        assert isinstance(request.auth, ApiKey)  # guaranteed by HasProjectKey
-        services.ingest_spans(request.auth, items)
+        services.ingest_spans(_api_key(request), items)
         return Response(
             {
                 "accepted_spans": len(items),

@@ -265,19 +265,49 @@ class Span(models.Model):
 class PriceOverride(models.Model):
     """A project's own price for a model (fine-tuned, self-hosted, negotiated), per million tokens."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="price_overrides")
-    model_pattern = models.CharField(max_length=200, help_text="exact model name, or a pattern such as ft:gpt-4o* or my-llama-*")
-    provider = models.CharField(max_length=100, blank=True, help_text="empty: any provider")
-    effective_from = models.DateTimeField(help_text="spans from this time on use this price")
-    input_per_mtok = models.DecimalField("input $/M tokens", max_digits=14, decimal_places=6)
-    output_per_mtok = models.DecimalField("output $/M tokens", max_digits=14, decimal_places=6)
-    cache_read_per_mtok = models.DecimalField("cache read $/M tokens", max_digits=14, decimal_places=6, null=True, blank=True, help_text="empty: priced as input")
-    cache_write_per_mtok = models.DecimalField("cache write $/M tokens", max_digits=14, decimal_places=6, null=True, blank=True, help_text="empty: priced as input")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="price_overrides"
+    )
+    model_pattern = models.CharField(
+        max_length=200,
+        help_text="exact model name, or a pattern such as ft:gpt-4o* or my-llama-*",
+    )
+    provider = models.CharField(
+        max_length=100, blank=True, help_text="empty: any provider"
+    )
+    effective_from = models.DateTimeField(
+        help_text="spans from this time on use this price"
+    )
+    input_per_mtok = models.DecimalField(
+        "input $/M tokens", max_digits=14, decimal_places=6
+    )
+    output_per_mtok = models.DecimalField(
+        "output $/M tokens", max_digits=14, decimal_places=6
+    )
+    cache_read_per_mtok = models.DecimalField(
+        "cache read $/M tokens",
+        max_digits=14,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text="empty: priced as input",
+    )
+    cache_write_per_mtok = models.DecimalField(
+        "cache write $/M tokens",
+        max_digits=14,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text="empty: priced as input",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["project", "model_pattern", "provider", "effective_from"], name="one_override_per_start"),
+            models.UniqueConstraint(
+                fields=["project", "model_pattern", "provider", "effective_from"],
+                name="one_override_per_start",
+            ),
         ]
 
     def __str__(self) -> str:

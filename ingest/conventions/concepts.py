@@ -139,7 +139,9 @@ USER_ID: tuple[Source, ...] = (
     "enduser.id",  # OTel general
     "gen_ai.user",  # TL (the OpenAI `user` request field; weak)
     "llm.user",  # TL†
-    MetadataValue("metadata", "user_id"),  # (addition) OI JSON `metadata`, e.g. LangChain run config metadata
+    MetadataValue(
+        "metadata", "user_id"
+    ),  # (addition) OI JSON `metadata`, e.g. LangChain run config metadata
 )
 RUN_NAME: tuple[Source, ...] = (
     "langfuse.trace.name",  # LF, any span
