@@ -1268,13 +1268,9 @@ def _adk(span: RawSpan, llm: bool) -> _Found:
         "gcp.vertex.agent.llm_response",
     )
     found = _free_pair(span, llm, (request_key,), (response_key,))
-    if found.input == {} or found.output == {}:
-        empty = _Found(None, None, found.input_keys, found.output_keys)
-        if found.input != {}:
-            empty.input = found.input
-        if found.output != {}:
-            empty.output = found.output
-        found = empty
+    # The `"{}"` markers stay in the consumed keys: they are known, and hold nothing.
+    found.input = None if found.input == {} else found.input
+    found.output = None if found.output == {} else found.output
     if not found.empty:
         return found
     tools = _free_pair(

@@ -261,6 +261,9 @@ class RecordingLogExporter(LogRecordExporter):
         self.results.append(result)
         return result
 
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
     def shutdown(self) -> None:
         self.inner.shutdown()
 
