@@ -43,7 +43,8 @@ def _api_key(context: grpc.ServicerContext) -> ApiKey:
 
 
 def _call(context: grpc.ServicerContext, work: Any) -> Any:
-    """Run one export with fresh DB connections; a database outage is UNAVAILABLE (retryable)."""
+    """Run one export (key lookup included) with fresh DB connections; a database outage is
+    UNAVAILABLE, which exporters retry."""
     close_old_connections()
     try:
         return work()
@@ -56,10 +57,10 @@ def _call(context: grpc.ServicerContext, work: Any) -> Any:
 
 class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
     def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
-        api_key = _api_key(context)
-
         def work() -> Any:
-            rejected = services.ingest_decoded(api_key, otlp.traces_from_proto(request))
+            rejected = services.ingest_decoded(
+                _api_key(context), otlp.traces_from_proto(request)
+            )
             response = trace_service_pb2.ExportTraceServiceResponse()
             if rejected:
                 response.partial_success.rejected_spans = len(rejected)
@@ -73,11 +74,9 @@ class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
 
 class LogsService(logs_service_pb2_grpc.LogsServiceServicer):
     def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
-        api_key = _api_key(context)
-
         def work() -> Any:
             decoded = otlp.logs_from_proto(request)
-            services.ingest_log_events(api_key, decoded.events)
+            services.ingest_log_events(_api_key(context), decoded.events)
             response = logs_service_pb2.ExportLogsServiceResponse()
             if decoded.rejected:
                 response.partial_success.rejected_log_records = len(decoded.rejected)

@@ -35,38 +35,36 @@ def otlp_logs(request: HttpRequest) -> HttpResponse:
 @require_POST
 def otlp_metrics(request: HttpRequest) -> HttpResponse:
     """Accepted and dropped: metric token counts repeat the spans' and would double count."""
-    api_key = auth.api_key_for_request(request)
-    if api_key is None:
-        return _error(
-            401, "missing or revoked API key: send Authorization: Bearer <project key>"
-        )
-    try:
-        as_json = otlp.media_type(request.content_type or "") == "json"
-    except otlp.OtlpError as exc:
-        return _error(exc.status, str(exc))
-    return HttpResponse(
-        otlp.encode_metrics_response(as_json), content_type=_content_type(as_json)
+    return _otlp(
+        request,
+        _ignore_metrics,
+        lambda **kw: otlp.encode_metrics_response(kw["as_json"]),
     )
 
 
-Store = Callable[[ApiKey, bytes, HttpRequest], tuple[int, str]]
+Store = Callable[[ApiKey, HttpRequest], tuple[int, str]]
 
 
 def _otlp(
     request: HttpRequest, store: Store, encode: Callable[..., bytes]
 ) -> HttpResponse:
-    """Authenticate, size-check, decode and store one OTLP export; answer in its encoding."""
-    api_key = auth.api_key_for_request(request)
-    if api_key is None:
-        return _error(
-            401, "missing or revoked API key: send Authorization: Bearer <project key>"
-        )
+    """Authenticate, size-check, decode and store one OTLP export; answer in its encoding.
+
+    A database outage at any step (the key lookup included) answers 503 with Retry-After,
+    which OTLP exporters retry, so nothing is lost.
+    """
     limit = settings.AGENTLEDGER_MAX_REQUEST_BYTES
-    if int(request.headers.get("Content-Length") or 0) > limit:
-        return _error(413, f"request body is over the {limit} byte limit")
     try:
-        as_json = otlp.media_type(request.content_type or "") == "json"
-        rejected, message = store(api_key, request.body, request)
+        api_key = auth.api_key_for_request(request)
+        if api_key is None:
+            return _error(
+                401,
+                "missing or revoked API key: send Authorization: Bearer <project key>",
+            )
+        if int(request.headers.get("Content-Length") or 0) > limit:
+            return _error(413, f"request body is over the {limit} byte limit")
+        media = otlp.media_type(request.content_type or "")
+        rejected, message = store(api_key, request)
     except otlp.OtlpError as exc:
         return _error(exc.status, str(exc))
     except RequestDataTooBig:
@@ -76,17 +74,13 @@ def _otlp(
         response = _error(503, "database unavailable, retry later")
         response["Retry-After"] = RETRY_AFTER_SECONDS
         return response
-    return HttpResponse(
-        encode(rejected=rejected, message=message, as_json=as_json),
-        content_type=_content_type(as_json),
-    )
+    body = encode(rejected=rejected, message=message, as_json=media == "json")
+    return HttpResponse(body, content_type=otlp.RESPONSE_CONTENT_TYPES[media])
 
 
-def _store_traces(
-    api_key: ApiKey, body: bytes, request: HttpRequest
-) -> tuple[int, str]:
+def _store_traces(api_key: ApiKey, request: HttpRequest) -> tuple[int, str]:
     decoded = otlp.decode_traces(
-        body,
+        request.body,
         content_type=request.content_type or "",
         content_encoding=request.headers.get("Content-Encoding", ""),
         max_bytes=settings.AGENTLEDGER_MAX_REQUEST_BYTES,
@@ -95,9 +89,9 @@ def _store_traces(
     return len(rejected), otlp.rejection_message(rejected)
 
 
-def _store_logs(api_key: ApiKey, body: bytes, request: HttpRequest) -> tuple[int, str]:
+def _store_logs(api_key: ApiKey, request: HttpRequest) -> tuple[int, str]:
     decoded = otlp.decode_logs(
-        body,
+        request.body,
         content_type=request.content_type or "",
         content_encoding=request.headers.get("Content-Encoding", ""),
         max_bytes=settings.AGENTLEDGER_MAX_REQUEST_BYTES,
@@ -108,8 +102,8 @@ def _store_logs(api_key: ApiKey, body: bytes, request: HttpRequest) -> tuple[int
     )
 
 
-def _content_type(as_json: bool) -> str:
-    return "application/json" if as_json else "application/x-protobuf"
+def _ignore_metrics(api_key: ApiKey, request: HttpRequest) -> tuple[int, str]:
+    return 0, ""
 
 
 def _error(status: int, message: str) -> JsonResponse:

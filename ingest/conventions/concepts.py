@@ -86,6 +86,9 @@ REQUEST_MODEL: tuple[Source, ...] = (
     "embedding.model_name",  # OI EMBEDDING
     "model",
     genai.model_from_span_name,  # `{op} {model}`
+    MetadataValue(
+        "llm.invocation_parameters", "model"
+    ),  # (addition) OI: a failed call's only model
 )
 RESPONSE_MODEL: tuple[Source, ...] = (
     "gen_ai.response.model",  # OTel

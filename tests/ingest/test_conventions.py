@@ -1304,10 +1304,23 @@ class TestIdentity:
             fields.environment == "from-resource"
         )  # key order first, then span before resource
 
+    def test_failed_openinference_call_takes_its_model_from_invocation_parameters(
+        self,
+    ) -> None:
+        params = json.dumps({"model": "gpt-4o-mini-error", "temperature": 0.2})
+        fields = norm(
+            "ChatCompletion",
+            {"openinference.span.kind": "LLM", "llm.invocation_parameters": params},
+        )
+        assert fields.request_model == "gpt-4o-mini-error"
+
     def test_user_id_from_openinference_metadata_json_as_last_resort(self) -> None:
         metadata = json.dumps({"user_id": "user-42", "langgraph_node": "agent"})
         assert norm("agent", {"metadata": metadata}).user_id == "user-42"
-        assert norm("agent", {"metadata": metadata, "user.id": "explicit"}).user_id == "explicit"
+        assert (
+            norm("agent", {"metadata": metadata, "user.id": "explicit"}).user_id
+            == "explicit"
+        )
 
     def test_environment_from_resource(self) -> None:
         fields = norm("s", {}, resource={"deployment.environment.name": "production"})

@@ -169,7 +169,11 @@ class CapturedLibraryTests(IntakeTestCase):
 
     def test_legacy_per_message_log_events_become_the_span_messages(self):
         self.send_scenario("openai_v2_legacy")
-        llm = Span.objects.filter(project=self.project, kind="llm", is_error=False).order_by("start_time").first()
+        llm = (
+            Span.objects.filter(project=self.project, kind="llm", is_error=False)
+            .order_by("start_time")
+            .first()
+        )
         assert [m["role"] for m in llm.input][:2] == ["system", "user"]
         assert llm.output
 

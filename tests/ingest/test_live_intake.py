@@ -21,12 +21,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
 import openai
 import pytest
+from django.db import connection
 from django.db.models import Model
 from openinference.instrumentation.openai import (
     OpenAIInstrumentor as OpenInferenceInstrumentor,
@@ -62,13 +63,15 @@ from opentelemetry.trace import Tracer
 from ingest import grpc_server
 from ingest.models import LogRecord, Project, Run, Span
 from tests import otlp_payloads
-from tests.fakes.llm_server import FakeLLMServer
 from tests.factories import make_project
+from tests.fakes.llm_server import FakeLLMServer
 
 AGENT_NAME = "weather-bot"
 MODEL = "gpt-4o-mini"
 ERROR_MODEL = "gpt-4o-mini-error"  # the fake provider answers 400 for it
-SYSTEM_PROMPT = "You are weather-bot. Answer weather questions with the get_weather tool."
+SYSTEM_PROMPT = (
+    "You are weather-bot. Answer weather questions with the get_weather tool."
+)
 QUESTIONS = ["What's the weather in Paris?", "And what is the weather in Atlantis?"]
 FORECASTS = {"Paris": "Sunny, 22°C"}
 WEATHER_TOOL = {
@@ -88,7 +91,8 @@ WRONG_KEY = "al_not-a-key-of-any-project"
 TOTALS = ["span_count", "llm_calls", "failed_llm_calls", "tool_calls", "tool_errors", "input_tokens",
           "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"]  # fmt: skip
 
-live = pytest.mark.django_db(transaction=True)
+# Live servers answer from their own threads: the data must be committed to be seen.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 # --- the agent program ------------------------------------------------------------------
@@ -154,8 +158,9 @@ def run_weather_bot(tracer: Tracer, llm: FakeLLMServer) -> None:
 
 
 def openai_v2_instrumentor() -> BaseInstrumentor:
-    # Imported here so that, should it fail, only the openai-v2 tests fail: 2.4b0 imports
-    # `httpx` without requiring it, and openai 3 depends on the `httpx2` fork instead.
+    # Imported here so that an install it cannot import in fails only the openai-v2 tests:
+    # 2.4b0 imports `httpx` without requiring it (openai 3 brings the `httpx2` fork
+    # instead) and `opentelemetry.util.genai.instruments` (gone from util-genai 1.2b0 on).
     from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
 
     return OpenAIInstrumentor()
@@ -168,14 +173,18 @@ class Instrumentation:
     env: dict[str, str]
     content_on_logs: bool  # message content travels as log events, not span attributes
     records_token_details: bool  # cached-prompt and reasoning token counts
+    # The model AgentLedger can tell for the call the provider refused.
+    failed_call_model: str
 
 
 INSTRUMENTATIONS = [
-    # openai-v2 2.4b0 always writes the latest GenAI conventions (opentelemetry-util-genai
-    # 1.3b0's is_experimental_mode() is always true), so content capture takes the
-    # util-genai modes; "event_only" puts prompts and completions only on the logs signal,
-    # in one gen_ai.client.inference.operation.details event per call. It records
-    # prompt/completion tokens but neither cached nor reasoning tokens.
+    # openai-v2 2.4b0 always writes the latest GenAI conventions (util-genai's
+    # is_experimental_mode() answers true whatever the environment), so content capture
+    # takes util-genai's modes, of which the README's "true" is not one (it means no
+    # content). "event_only" puts prompts and completions only on the logs signal, in one
+    # gen_ai.client.inference.operation.details event per call. It records prompt and
+    # completion tokens but neither cached nor reasoning tokens; a refused call keeps
+    # its requested model.
     Instrumentation(
         "openai_v2",
         openai_v2_instrumentor,
@@ -185,20 +194,26 @@ INSTRUMENTATIONS = [
         },
         content_on_logs=True,
         records_token_details=False,
+        failed_call_model=ERROR_MODEL,
     ),
     # OpenInference records content on the span (llm.input_messages.*) by default, and the
     # cached (prompt_details.cache_read) and reasoning (completion_details.reasoning) counts.
+    # It writes llm.model_name from the response only: a refused call names its model only
+    # inside the llm.invocation_parameters JSON, which the normalizer reads as a last resort.
     Instrumentation(
         "openinference",
         OpenInferenceInstrumentor,
         {},
         content_on_logs=False,
         records_token_details=True,
+        failed_call_model=ERROR_MODEL,
     ),
 ]
 
 
-def expected_totals(llm: FakeLLMServer, instrumentation: Instrumentation) -> dict[str, int]:
+def expected_totals(
+    llm: FakeLLMServer, instrumentation: Instrumentation
+) -> dict[str, int]:
     """What the user must see: usage summed over the calls the fake provider answered."""
     answered = [r.usage for r in llm.requests if r.status == HTTPStatus.OK and r.usage]
     details = instrumentation.records_token_details
@@ -308,6 +323,19 @@ def grpc_collector() -> Iterator[Collector]:
         yield Collector("grpc", f"127.0.0.1:{port}")
     finally:
         server.stop(grace=None).wait(timeout=5)
+        end_grpc_worker_sessions()
+
+
+def end_grpc_worker_sessions() -> None:
+    """The server's worker threads outlive it with their database connections open (kept for
+    CONN_MAX_AGE, or left by a refused key), and PostgreSQL drops no database in use."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture(params=["http", "grpc"])
@@ -319,11 +347,11 @@ def collector(request: pytest.FixtureRequest) -> Iterator[Collector]:
             yield grpc_address
 
 
-@dataclass
+@dataclass(frozen=True)
 class Export:
     spans: RecordingSpanExporter
     logs: RecordingLogExporter
-    llm: FakeLLMServer = field(repr=False)
+    llm: FakeLLMServer  # stopped; its `requests` say what the provider answered
 
     @property
     def results(self) -> set[Any]:
@@ -373,7 +401,6 @@ def export_weather_bot(
 # --- tests --------------------------------------------------------------------------------
 
 
-@live
 @pytest.mark.parametrize("instrumentation", INSTRUMENTATIONS, ids=lambda i: i.name)
 class TestInstrumentedAgent:
     def test_agent_run_arrives_as_one_run_with_the_providers_numbers(
@@ -386,10 +413,18 @@ class TestInstrumentedAgent:
             collector.log_exporter(key),
             monkeypatch,
         )
-        assert export.results <= {SpanExportResult.SUCCESS, LogRecordExportResult.SUCCESS}
+        assert export.results <= {
+            SpanExportResult.SUCCESS,
+            LogRecordExportResult.SUCCESS,
+        }
 
         run = Run.objects.get(project=project)
-        assert (run.agent_name, run.has_root) == (AGENT_NAME, True)
+        assert (run.name, run.agent_name, run.service_name, run.has_root) == (
+            f"invoke_agent {AGENT_NAME}",
+            AGENT_NAME,
+            AGENT_NAME,
+            True,
+        )
         assert run.status == "ok", "a recovered tool error does not fail the run"
         assert totals(run) == expected_totals(export.llm, instrumentation)
 
@@ -398,9 +433,10 @@ class TestInstrumentedAgent:
         assert kinds == ["agent"] + ["llm"] * 5 + ["tool"] * 2
 
         calls = spans.filter(kind="llm").order_by("start_time")
+        failed_model = instrumentation.failed_call_model
         assert [(c.provider, c.request_model, c.response_model, c.is_error) for c in calls] == [
             *[("openai", MODEL, MODEL, False)] * 4,
-            ("openai", ERROR_MODEL, "", True),
+            ("openai", failed_model, failed_model, True),  # no response: the requested model
         ]  # fmt: skip
         for call in calls[:4]:
             assert isinstance(call.input, list) and call.input, call.input
@@ -438,7 +474,10 @@ class TestInstrumentedAgent:
         )
         before_rows, before_totals = stored_rows(project), totals(Run.objects.get())
 
-        assert export.again() == {SpanExportResult.SUCCESS, LogRecordExportResult.SUCCESS}
+        assert export.again() == {
+            SpanExportResult.SUCCESS,
+            LogRecordExportResult.SUCCESS,
+        }
         assert stored_rows(project) == before_rows
         assert totals(Run.objects.get()) == before_totals
 
@@ -453,13 +492,15 @@ class TestInstrumentedAgent:
             monkeypatch,
         )
         assert export.spans.results
-        assert export.results <= {SpanExportResult.FAILURE, LogRecordExportResult.FAILURE}
+        assert export.results <= {
+            SpanExportResult.FAILURE,
+            LogRecordExportResult.FAILURE,
+        }
         assert not Run.objects.exists()
         assert not Span.objects.exists()
         assert not LogRecord.objects.exists()
 
 
-@live
 @pytest.mark.parametrize("instrumentation", INSTRUMENTATIONS, ids=lambda i: i.name)
 def test_grpc_and_http_store_the_same_run_for_the_same_export(
     instrumentation, live_server, monkeypatch
@@ -475,13 +516,22 @@ def test_grpc_and_http_store_the_same_run_for_the_same_export(
             http.log_exporter(http_key),
             monkeypatch,
         )
-        assert export.results <= {SpanExportResult.SUCCESS, LogRecordExportResult.SUCCESS}
-        assert grpc.span_exporter(grpc_key).export(export.spans.spans) == SpanExportResult.SUCCESS
+        assert export.results <= {
+            SpanExportResult.SUCCESS,
+            LogRecordExportResult.SUCCESS,
+        }
+        assert (
+            grpc.span_exporter(grpc_key).export(export.spans.spans)
+            == SpanExportResult.SUCCESS
+        )
         assert grpc.log_exporter(grpc_key).export(export.logs.records) == LogRecordExportResult.SUCCESS  # fmt: skip
 
     assert stored_rows(over_grpc) == stored_rows(over_http)
     run_fields = [f.name for f in Run._meta.fields if f.name not in ("id", "project", "api_key", "updated_at")]  # fmt: skip
-    http_run, grpc_run = Run.objects.get(project=over_http), Run.objects.get(project=over_grpc)
+    http_run, grpc_run = (
+        Run.objects.get(project=over_http),
+        Run.objects.get(project=over_grpc),
+    )
     assert _values(grpc_run, run_fields) == _values(http_run, run_fields)
     assert totals(grpc_run) == expected_totals(export.llm, instrumentation)
     span_fields = [f.name for f in Span._meta.fields if f.name not in ("id", "project", "api_key", "received_at")]  # fmt: skip
@@ -511,7 +561,7 @@ def post_traces(
         headers["Content-Encoding"] = encoding
     request = urllib.request.Request(f"{url}/v1/traces", body, headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (our server)
+        with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -531,13 +581,8 @@ def assert_handmade_run(project: Project) -> None:
         e["service_name"],
         e["environment"],
     )
-    assert (run.llm_calls, run.tool_calls, run.tool_errors) == (
-        e["llm_calls"],
-        e["tool_calls"],
-        e["tool_errors"],
-    )
     usage = e["usage"]
-    assert totals(run) | {"span_count": len(e["spans"])} == {
+    assert totals(run) == {
         "span_count": len(e["spans"]),
         "llm_calls": e["llm_calls"],
         "failed_llm_calls": 0,
@@ -549,17 +594,17 @@ def assert_handmade_run(project: Project) -> None:
         "cache_write_tokens": usage["cache_creation_tokens"],
         "reasoning_tokens": usage["reasoning_tokens"],
     }
-    assert run.span_count == len(e["spans"])
     assert run.duration_ms == e["duration_ms"]
     assert run.status == "ok", "a recovered tool error does not fail the run"
 
 
-@live
 class TestHandmadeJson:
     @pytest.mark.parametrize(
         ("encoding", "compress"), [("", bytes), ("gzip", gzip.compress)]
     )
-    def test_posted_json_becomes_the_expected_run(self, live_server, encoding, compress):
+    def test_posted_json_becomes_the_expected_run(
+        self, live_server, encoding, compress
+    ):
         project, key = make_project()
         status, body = post_traces(
             live_server.url, compress(HANDMADE), key, encoding=encoding
@@ -572,7 +617,7 @@ class TestHandmadeJson:
         assert post_traces(live_server.url, HANDMADE, key)[0] == 200
         before_rows, before_totals = stored_rows(project), totals(Run.objects.get())
 
-        assert post_traces(live_server.url, gzip.compress(HANDMADE), key, encoding="gzip")[0] == 200  # fmt: skip
+        assert post_traces(live_server.url, HANDMADE, key)[0] == 200
         assert stored_rows(project) == before_rows
         assert totals(Run.objects.get()) == before_totals
         assert_handmade_run(project)

@@ -1874,68 +1874,6 @@ def test_no_log_events_means_no_messages():
 # --- real emitters (skipped when the instrumentation packages are not installed) -----------------
 
 
-def test_shapes_written_by_opentelemetry_util_genai_round_trip():
-    invocation = pytest.importorskip("opentelemetry.util.genai._invocation")
-    types = pytest.importorskip("opentelemetry.util.genai.types")
-    kwargs = {
-        "input_messages": [
-            types.InputMessage(role="user", parts=[types.TextPart(content="Weather?")]),
-            types.InputMessage(
-                role="assistant",
-                parts=[
-                    types.ToolCallRequestPart(
-                        arguments={"city": "Paris"}, name="weather", id="call_1"
-                    )
-                ],
-            ),
-            types.InputMessage(
-                role="tool",
-                parts=[types.ToolCallResponsePart(response="21C", id="call_1")],
-            ),
-        ],
-        "output_messages": [
-            types.OutputMessage(
-                role="assistant",
-                parts=[types.TextPart(content="Warm.")],
-                finish_reason="stop",
-            )
-        ],
-        "system_instruction": [types.TextPart(content="Be brief.")],
-        "tool_definitions": None,
-        "content_capturing_mode": types.ContentCapturingMode.SPAN_AND_EVENT,
-    }
-    expected_input = [
-        system("Be brief."),
-        user("Weather?"),
-        {
-            "role": "assistant",
-            "parts": [
-                {
-                    "type": "tool_call",
-                    "id": "call_1",
-                    "name": "weather",
-                    "arguments": {"city": "Paris"},
-                }
-            ],
-        },
-        {
-            "role": "tool",
-            "parts": [
-                {"type": "tool_call_response", "id": "call_1", "response": "21C"}
-            ],
-        },
-    ]
-    expected_output = [assistant("Warm.", finish_reason="stop")]
-
-    on_span = invocation.get_content_attributes(for_span=True, **kwargs)
-    assert extract_io(make_span(on_span), LLM)[:2] == (expected_input, expected_output)
-    on_event = invocation.get_content_attributes(for_span=False, **kwargs)
-    details = log(
-        "gen_ai.client.inference.operation.details", None, attributes=on_event
-    )
-    assert messages_from_log_events([details]) == (expected_input, expected_output)
-
-
 def test_shapes_written_by_openinference_openai_round_trip():
     openai = pytest.importorskip("openai")
     extractor = pytest.importorskip(
