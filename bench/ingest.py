@@ -112,9 +112,7 @@ def build_trace(rng: random.Random, scope: trace_pb2.ScopeSpans, now_ns: int) ->
     return len(children) + 1
 
 
-def build_requests(
-    count: int, traces_per_request: int, seed: int
-) -> tuple[list[bytes], int]:
+def build_requests(count: int, traces_per_request: int, seed: int) -> tuple[list[bytes], int]:
     rng = random.Random(seed)
     bodies, spans = [], 0
     now = time.time_ns()
@@ -145,9 +143,7 @@ def tree_rss_mb(pid: int) -> float:
     total = 0
     pids = [pid]
     with contextlib.suppress(OSError):
-        pids += [
-            int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        ]
+        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     for p in pids:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
@@ -158,9 +154,7 @@ def tree_rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def run_level(
-    url: str, key: str, bodies: list[bytes], concurrency: int, seconds: float
-) -> tuple[int, int]:
+def run_level(url: str, key: str, bodies: list[bytes], concurrency: int, seconds: float) -> tuple[int, int]:
     """Post bodies from `concurrency` threads for `seconds`; returns (requests ok, requests failed)."""
     stop = time.monotonic() + seconds
     counts = {"ok": 0, "fail": 0}
@@ -192,9 +186,7 @@ def run_level(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=2)
@@ -254,9 +246,7 @@ def main() -> None:
         sampler = threading.Thread(target=sample)
         sampler.start()
         db = "PostgreSQL" if args.database_url.startswith("postgres") else "SQLite"
-        print(
-            f"\n{db}, gunicorn --workers {args.workers}, {args.seconds:.0f} s per level"
-        )
+        print(f"\n{db}, gunicorn --workers {args.workers}, {args.seconds:.0f} s per level")
         print(f"{'clients':>8} {'requests':>9} {'failed':>7} {'spans committed/s':>18}")
         offset = 0
         for level in [int(c) for c in args.concurrency.split(",")]:

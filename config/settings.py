@@ -51,16 +51,12 @@ def envsecret(name: str, default: str = "") -> str:
         try:
             return Path(path).read_text().strip()
         except OSError as exc:
-            raise ImproperlyConfigured(
-                f"{name}_FILE={path!r} cannot be read: {exc}"
-            ) from None
+            raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc}") from None
     return default
 
 
 def envlist(name: str, default: str) -> list[str]:
-    return [
-        item.strip() for item in os.getenv(name, default).split(",") if item.strip()
-    ]
+    return [item.strip() for item in os.getenv(name, default).split(",") if item.strip()]
 
 
 DEBUG = envbool("DEBUG", False)
@@ -73,9 +69,7 @@ if not DEBUG and SECRET_KEY == _DEFAULT_SECRET_KEY:
         "or DEBUG=true for local development. `make run` generates one under var/."
     )
 
-VAR_DIR = BASE_DIR / os.getenv(
-    "AGENTLEDGER_VAR_DIR", "var"
-)  # relative paths are under the checkout
+VAR_DIR = BASE_DIR / os.getenv("AGENTLEDGER_VAR_DIR", "var")  # relative paths are under the checkout
 SITE_URL = os.getenv("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", SITE_URL)
@@ -137,17 +131,11 @@ _SQLITE_OPTIONS = {
 
 
 def _database() -> dict[str, Any]:
-    url = (
-        os.getenv("DATABASE_URL", "") or f"sqlite:///{VAR_DIR / 'agentledger.sqlite3'}"
-    )
+    url = os.getenv("DATABASE_URL", "") or f"sqlite:///{VAR_DIR / 'agentledger.sqlite3'}"
     try:
-        config = dict(
-            dj_database_url.parse(url, conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60))
-        )
+        config = dict(dj_database_url.parse(url, conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60)))
     except ValueError as exc:
-        raise ImproperlyConfigured(
-            f"DATABASE_URL is not a valid database URL: {exc}"
-        ) from None
+        raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
     if config["ENGINE"] == "django.db.backends.sqlite3":
         Path(str(config["NAME"])).parent.mkdir(parents=True, exist_ok=True)
         config["OPTIONS"] = _SQLITE_OPTIONS
@@ -162,9 +150,7 @@ DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
-    {
-        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"
-    },
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
@@ -180,22 +166,16 @@ STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-    },
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 # Hashed file names need `collectstatic` (which `make run` does); DEBUG and the test suite serve
 # the source files directly instead.
 if DEBUG or not envbool("AGENTLEDGER_HASHED_STATIC", True):
-    STORAGES["staticfiles"] = {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-    }
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     WHITENOISE_USE_FINDERS = True
 
 SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https")
-    if envbool("AGENTLEDGER_BEHIND_TLS_PROXY", False)
-    else None
+    ("HTTP_X_FORWARDED_PROTO", "https") if envbool("AGENTLEDGER_BEHIND_TLS_PROXY", False) else None
 )
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -239,9 +219,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Intake limits
-AGENTLEDGER_MAX_REQUEST_BYTES = envint(
-    "AGENTLEDGER_MAX_REQUEST_BYTES", 20 * 1024 * 1024
-)
+AGENTLEDGER_MAX_REQUEST_BYTES = envint("AGENTLEDGER_MAX_REQUEST_BYTES", 20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = AGENTLEDGER_MAX_REQUEST_BYTES
 
 AGENTLEDGER_ADMIN_PASSWORD = envsecret("AGENTLEDGER_ADMIN_PASSWORD")

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from ingest import services
-from ingest.models import ApiKey, Membership, Organization, Project, WorkerHeartbeat
+from ingest import costs, services
+from ingest.models import ApiKey, Membership, Organization, PriceOverride, Project, WorkerHeartbeat
 
 
 class MembershipInline(admin.TabularInline[Membership, Organization]):
@@ -52,9 +54,7 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     fields = ["project", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
 
-    def save_model(
-        self, request: HttpRequest, obj: ApiKey, form: object, change: bool
-    ) -> None:
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: object, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
@@ -81,3 +81,30 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(admin.ModelAdmin[WorkerHeartbeat]):
     list_display = ["name", "seen_at"]
+
+
+@admin.register(PriceOverride)
+class PriceOverrideAdmin(admin.ModelAdmin[PriceOverride]):
+    list_display = ["model_pattern", "provider", "project", "effective_from", "input_per_mtok", "output_per_mtok"]
+    list_filter = ["project"]
+    search_fields = ["model_pattern"]
+    actions = ["reprice_now"]
+
+    def save_model(self, request: HttpRequest, obj: PriceOverride, form: Any, change: bool) -> None:
+        previous = form.initial.get("effective_from") if change else None
+        costs.price_override_save(obj, previous_start=previous)
+        self.message_user(request, "Saved. Spans from its start date on are being repriced in the background.")
+
+    def delete_model(self, request: HttpRequest, obj: PriceOverride) -> None:
+        costs.price_override_delete(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PriceOverride]) -> None:
+        for override in queryset:
+            costs.price_override_delete(override)
+
+    @admin.action(description="Reprice the spans these overrides cover, now")
+    def reprice_now(self, request: HttpRequest, queryset: QuerySet[PriceOverride]) -> None:
+        changed = 0
+        for override in queryset:
+            changed += costs.reprice_spans(project=override.project, since=override.effective_from).spans_changed
+        self.message_user(request, f"Repriced: {changed} span(s) changed.")

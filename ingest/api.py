@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authentication import BaseAuthentication
@@ -17,8 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ingest import auth, services
-from ingest.models import ApiKey
+from ingest import auth, costs, services
+from ingest.models import ApiKey, PriceOverride
 from ingest.telemetry import RawSpan, SpanFields, SpanKind
 
 
@@ -39,9 +41,7 @@ class ProjectKeyAuthentication(BaseAuthentication):
 
 
 def _api_key(request: Request) -> ApiKey:
-    if not isinstance(
-        request.auth, ApiKey
-    ):  # HasProjectKey lets no other request through
+    if not isinstance(request.auth, ApiKey):  # HasProjectKey lets no other request through
         raise AuthenticationFailed("a project API key is required")
     return request.auth
 
@@ -49,6 +49,10 @@ def _api_key(request: Request) -> ApiKey:
 class HasProjectKey(BasePermission):
     def has_permission(self, request: Request, view: APIView) -> bool:
         return isinstance(request.auth, ApiKey)
+
+
+def _optional_text(max_length: int) -> serializers.CharField:
+    return serializers.CharField(max_length=max_length, required=False, allow_blank=True, default="")
 
 
 _HEX = re.compile(r"^[0-9a-f]+$")
@@ -73,26 +77,16 @@ class IngestApi(APIView):
             max_length=128,
             help_text="32 hex chars (OTel), a UUID, or any string (hashed to an id)",
         )
-        span_id = serializers.CharField(
-            max_length=128, help_text="16 hex chars (OTel) or any string (hashed)"
-        )
-        parent_span_id = serializers.CharField(
-            max_length=128, required=False, allow_blank=True, default=""
-        )
+        span_id = serializers.CharField(max_length=128, help_text="16 hex chars (OTel) or any string (hashed)")
+        parent_span_id = _optional_text(128)
         name = serializers.CharField(max_length=512)
         kind = serializers.ChoiceField(choices=SpanKind.ALL, default=SpanKind.SPAN)
         start_time = serializers.DateTimeField()
         end_time = serializers.DateTimeField(required=False)
         status = serializers.ChoiceField(choices=["ok", "error"], default="ok")
-        error_type = serializers.CharField(
-            max_length=200, required=False, allow_blank=True, default=""
-        )
-        error_message = serializers.CharField(
-            required=False, allow_blank=True, default=""
-        )
-        provider = serializers.CharField(
-            max_length=100, required=False, allow_blank=True, default=""
-        )
+        error_type = _optional_text(200)
+        error_message = serializers.CharField(required=False, allow_blank=True, default="")
+        provider = _optional_text(100)
         model = serializers.CharField(
             max_length=200,
             required=False,
@@ -100,9 +94,7 @@ class IngestApi(APIView):
             default="",
             help_text="requested model",
         )
-        response_model = serializers.CharField(
-            max_length=200, required=False, allow_blank=True, default=""
-        )
+        response_model = _optional_text(200)
         input_tokens = serializers.IntegerField(
             min_value=0,
             required=False,
@@ -117,15 +109,9 @@ class IngestApi(APIView):
             default=None,
             help_text="including reasoning tokens",
         )
-        cache_read_tokens = serializers.IntegerField(
-            min_value=0, required=False, allow_null=True, default=None
-        )
-        cache_write_tokens = serializers.IntegerField(
-            min_value=0, required=False, allow_null=True, default=None
-        )
-        reasoning_tokens = serializers.IntegerField(
-            min_value=0, required=False, allow_null=True, default=None
-        )
+        cache_read_tokens = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
+        cache_write_tokens = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
+        reasoning_tokens = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
         cost_usd = serializers.DecimalField(
             max_digits=20,
             decimal_places=10,
@@ -135,24 +121,12 @@ class IngestApi(APIView):
             default=None,
             help_text="cost your client already knows; else AgentLedger prices the call",
         )
-        response_id = serializers.CharField(
-            max_length=200, required=False, allow_blank=True, default=""
-        )
-        tool_name = serializers.CharField(
-            max_length=200, required=False, allow_blank=True, default=""
-        )
-        tool_call_id = serializers.CharField(
-            max_length=200, required=False, allow_blank=True, default=""
-        )
-        agent_name = serializers.CharField(
-            max_length=200, required=False, allow_blank=True, default=""
-        )
-        user_id = serializers.CharField(
-            max_length=200, required=False, allow_blank=True, default=""
-        )
-        session_id = serializers.CharField(
-            max_length=200, required=False, allow_blank=True, default=""
-        )
+        response_id = _optional_text(200)
+        tool_name = _optional_text(200)
+        tool_call_id = _optional_text(200)
+        agent_name = _optional_text(200)
+        user_id = _optional_text(200)
+        session_id = _optional_text(200)
         input = serializers.JSONField(
             required=False,
             default=None,
@@ -169,32 +143,16 @@ class IngestApi(APIView):
 
     class RunIn(serializers.Serializer[Any]):
         trace_id = serializers.CharField(max_length=128)
-        name = serializers.CharField(
-            max_length=512, required=False, allow_blank=True, default=""
-        )
-        agent_name = serializers.CharField(
-            max_length=200, required=False, allow_blank=True, default=""
-        )
-        user_id = serializers.CharField(
-            max_length=200, required=False, allow_blank=True, default=""
-        )
-        session_id = serializers.CharField(
-            max_length=200, required=False, allow_blank=True, default=""
-        )
-        environment = serializers.CharField(
-            max_length=100, required=False, allow_blank=True, default=""
-        )
-        tags = serializers.ListField(
-            child=serializers.CharField(max_length=100), required=False, default=list
-        )
+        name = _optional_text(512)
+        agent_name = _optional_text(200)
+        user_id = _optional_text(200)
+        session_id = _optional_text(200)
+        environment = _optional_text(100)
+        tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list)
 
     class InputSerializer(serializers.Serializer[Any]):
-        spans = serializers.ListField(
-            child=serializers.DictField(), min_length=1, max_length=10_000
-        )
-        runs = serializers.ListField(
-            child=serializers.DictField(), required=False, default=list
-        )
+        spans = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=10_000)
+        runs = serializers.ListField(child=serializers.DictField(), required=False, default=list)
 
     @extend_schema(
         request=inline_serializer(
@@ -216,17 +174,9 @@ class IngestApi(APIView):
         batch = self.InputSerializer(data=request.data)
         if not batch.is_valid():
             return Response({"errors": _flatten(batch.errors)}, status=400)
-        spans, span_errors = _validate_each(
-            self.SpanIn, batch.validated_data["spans"], "spans"
-        )
-        runs_, run_errors = _validate_each(
-            self.RunIn, batch.validated_data["runs"], "runs"
-        )
-        errors = (
-            span_errors
-            | run_errors
-            | _runs_without_spans(runs_, batch.validated_data["spans"])
-        )
+        spans, span_errors = _validate_each(self.SpanIn, batch.validated_data["spans"], "spans")
+        runs_, run_errors = _validate_each(self.RunIn, batch.validated_data["runs"], "runs")
+        errors = span_errors | run_errors | _runs_without_spans(runs_, batch.validated_data["spans"])
         if errors:
             return Response({"errors": errors}, status=400)
         items = [_to_span(span, runs_) for span in spans]
@@ -260,11 +210,7 @@ def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(errors, dict):
         out: dict[str, list[str]] = {}
         for key, value in errors.items():
-            path = (
-                prefix
-                if key == "non_field_errors"
-                else (f"{prefix}.{key}" if prefix else str(key))
-            )
+            path = prefix if key == "non_field_errors" else (f"{prefix}.{key}" if prefix else str(key))
             out |= _flatten(value, path)
         return out
     if isinstance(errors, list) and errors and all(isinstance(e, str) for e in errors):
@@ -277,9 +223,7 @@ def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "body": [str(errors)]}
 
 
-def _runs_without_spans(
-    runs_: list[dict[str, Any]], spans: list[dict[str, Any]]
-) -> dict[str, list[str]]:
+def _runs_without_spans(runs_: list[dict[str, Any]], spans: list[dict[str, Any]]) -> dict[str, list[str]]:
     trace_ids = {s.get("trace_id") for s in spans}
     return {
         f"runs[{i}].trace_id": ["no span of this batch has this trace_id"]
@@ -290,22 +234,16 @@ def _runs_without_spans(
 
 def _ns(value: datetime) -> int:
     delta = value - datetime(1970, 1, 1, tzinfo=value.tzinfo)
-    return (
-        delta.days * 86_400 + delta.seconds
-    ) * 1_000_000_000 + delta.microseconds * 1000
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
-def _to_span(
-    span: dict[str, Any], runs_: list[dict[str, Any]]
-) -> tuple[RawSpan, SpanFields]:
+def _to_span(span: dict[str, Any], runs_: list[dict[str, Any]]) -> tuple[RawSpan, SpanFields]:
     run = next((r for r in runs_ if r["trace_id"] == span["trace_id"]), {})
     start = _ns(span["start_time"])
     raw = RawSpan(
         trace_id=normalize_id(span["trace_id"], 32),
         span_id=normalize_id(span["span_id"], 16),
-        parent_span_id=normalize_id(span["parent_span_id"], 16)
-        if span["parent_span_id"]
-        else "",
+        parent_span_id=normalize_id(span["parent_span_id"], 16) if span["parent_span_id"] else "",
         name=span["name"],
         kind=0,
         start_ns=start,
@@ -343,3 +281,81 @@ def _to_span(
         output=span["output"],
     )
     return raw, fields
+
+
+class PriceOverrideSerializer(serializers.ModelSerializer[PriceOverride]):
+    class Meta:
+        model = PriceOverride
+        fields = [
+            "id", "model_pattern", "provider", "effective_from", "input_per_mtok", "output_per_mtok",
+            "cache_read_per_mtok", "cache_write_per_mtok", "created_at",
+        ]  # fmt: skip
+        read_only_fields = ["id", "created_at"]
+
+
+class PriceOverridesApi(APIView):
+    """GET/POST /api/v1/price-overrides: the project's own model prices (USD per million tokens)."""
+
+    authentication_classes = [ProjectKeyAuthentication]
+    permission_classes = [HasProjectKey]
+
+    @extend_schema(responses=PriceOverrideSerializer(many=True), summary="List price overrides")
+    def get(self, request: Request) -> Response:
+        overrides = PriceOverride.objects.filter(project=_api_key(request).project).order_by(
+            "model_pattern", "effective_from"
+        )
+        return Response(PriceOverrideSerializer(overrides, many=True).data)
+
+    @extend_schema(
+        request=PriceOverrideSerializer, responses={201: PriceOverrideSerializer}, summary="Add a price override"
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PriceOverrideSerializer(data=request.data)
+        if not serializer.is_valid():
+            return Response({"errors": _flatten(serializer.errors)}, status=400)
+        override = PriceOverride(project=_api_key(request).project, **serializer.validated_data)
+        try:
+            costs.price_override_save(override)
+        except ValidationError as exc:
+            return Response({"errors": exc.message_dict}, status=400)
+        return Response(PriceOverrideSerializer(override).data, status=201)
+
+
+class PriceOverrideApi(APIView):
+    """GET/PUT/PATCH/DELETE /api/v1/price-overrides/<id>."""
+
+    authentication_classes = [ProjectKeyAuthentication]
+    permission_classes = [HasProjectKey]
+
+    def _get(self, request: Request, pk: int) -> PriceOverride:
+        return get_object_or_404(PriceOverride, pk=pk, project=_api_key(request).project)
+
+    @extend_schema(responses=PriceOverrideSerializer, summary="One price override")
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(PriceOverrideSerializer(self._get(request, pk)).data)
+
+    @extend_schema(
+        request=PriceOverrideSerializer, responses=PriceOverrideSerializer, summary="Change a price override"
+    )
+    def put(self, request: Request, pk: int, partial: bool = False) -> Response:
+        override = self._get(request, pk)
+        previous_start = override.effective_from
+        serializer = PriceOverrideSerializer(override, data=request.data, partial=partial)
+        if not serializer.is_valid():
+            return Response({"errors": _flatten(serializer.errors)}, status=400)
+        for field, value in serializer.validated_data.items():
+            setattr(override, field, value)
+        try:
+            costs.price_override_save(override, previous_start=previous_start)
+        except ValidationError as exc:
+            return Response({"errors": exc.message_dict}, status=400)
+        return Response(PriceOverrideSerializer(override).data)
+
+    @extend_schema(request=PriceOverrideSerializer, responses=PriceOverrideSerializer, summary="Change some fields")
+    def patch(self, request: Request, pk: int) -> Response:
+        return self.put(request, pk, partial=True)
+
+    @extend_schema(responses={204: None}, summary="Remove a price override")
+    def delete(self, request: Request, pk: int) -> Response:
+        costs.price_override_delete(self._get(request, pk))
+        return Response(status=204)

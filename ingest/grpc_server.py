@@ -28,11 +28,7 @@ MAX_MESSAGE_BYTES = 20 * 1024 * 1024
 def _api_key(context: grpc.ServicerContext) -> ApiKey:
     metadata = {k.lower(): v for k, v in context.invocation_metadata()}
     header = str(metadata.get("authorization", ""))
-    raw = (
-        header[7:].strip()
-        if header.lower().startswith("bearer ")
-        else str(metadata.get("x-api-key", "")).strip()
-    )
+    raw = header[7:].strip() if header.lower().startswith("bearer ") else str(metadata.get("x-api-key", "")).strip()
     api_key = auth.api_key_for_raw_key(raw)
     if api_key is None:
         context.abort(
@@ -58,15 +54,11 @@ def _call(context: grpc.ServicerContext, work: Any) -> Any:
 class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
     def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work() -> Any:
-            rejected = services.ingest_decoded(
-                _api_key(context), otlp.traces_from_proto(request)
-            )
+            rejected = services.ingest_decoded(_api_key(context), otlp.traces_from_proto(request))
             response = trace_service_pb2.ExportTraceServiceResponse()
             if rejected:
                 response.partial_success.rejected_spans = len(rejected)
-                response.partial_success.error_message = otlp.rejection_message(
-                    rejected
-                )
+                response.partial_success.error_message = otlp.rejection_message(rejected)
             return response
 
         return _call(context, work)
@@ -80,9 +72,7 @@ class LogsService(logs_service_pb2_grpc.LogsServiceServicer):
             response = logs_service_pb2.ExportLogsServiceResponse()
             if decoded.rejected:
                 response.partial_success.rejected_log_records = len(decoded.rejected)
-                response.partial_success.error_message = otlp.rejection_message(
-                    decoded.rejected, noun="log record"
-                )
+                response.partial_success.error_message = otlp.rejection_message(decoded.rejected, noun="log record")
             return response
 
         return _call(context, work)
@@ -91,9 +81,7 @@ class LogsService(logs_service_pb2_grpc.LogsServiceServicer):
 def build_server(address: str, *, workers: int = 8) -> tuple[grpc.Server, int]:
     """A started-ready server bound to `address`; returns it with the bound port."""
     options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=workers), options=options
-    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=options)
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(), server)  # type: ignore[no-untyped-call]
     logs_service_pb2_grpc.add_LogsServiceServicer_to_server(LogsService(), server)  # type: ignore[no-untyped-call]
     port = server.add_insecure_port(address)

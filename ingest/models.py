@@ -6,23 +6,20 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(
-            f"{value!r} is not a known IANA time zone (e.g. Europe/Paris, UTC)"
-        )
+        raise ValidationError(f"{value!r} is not a known IANA time zone (e.g. Europe/Paris, UTC)")
 
 
 class Organization(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, through="Membership", related_name="organizations"
-    )
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="organizations")
 
     def __str__(self) -> str:
         return self.name
@@ -34,42 +31,31 @@ class Membership(models.Model):
         EDITOR = "editor", "Editor"
         ADMIN = "admin", "Admin"
 
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="memberships"
-    )
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
-    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "user"], name="one_membership_per_org"
-            )
-        ]
+        constraints = [models.UniqueConstraint(fields=["organization", "user"], name="one_membership_per_org")]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.organization} ({self.role})"
 
 
 class Project(models.Model):
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="projects"
-    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="projects")
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100)
-    timezone = models.CharField(
-        max_length=64, default="UTC", validators=[validate_timezone]
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="days to keep runs and spans (rollups are kept); empty: keep forever",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "slug"], name="project_slug_per_org"
-            )
-        ]
+        constraints = [models.UniqueConstraint(fields=["organization", "slug"], name="project_slug_per_org")]
 
     def __str__(self) -> str:
         return f"{self.organization.slug}/{self.slug}"
@@ -84,9 +70,7 @@ class ApiKey(models.Model):
 
     PREFIX_LENGTH = 11  # "al_" + 8 characters
 
-    project = models.ForeignKey(
-        Project, on_delete=models.CASCADE, related_name="api_keys"
-    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100, default="default")
     prefix = models.CharField(max_length=PREFIX_LENGTH, db_index=True, editable=False)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
@@ -129,13 +113,9 @@ class Run(models.Model):
     environment = models.CharField(max_length=100, blank=True)
     service_name = models.CharField(max_length=200, blank=True)
     tags = models.JSONField(default=list, blank=True)
-    api_key = models.ForeignKey(
-        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     root_span_id = models.CharField(max_length=16, blank=True)
-    has_root = models.BooleanField(
-        default=False
-    )  # False while the parentless span has not arrived
+    has_root = models.BooleanField(default=False)  # False while the parentless span has not arrived
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OK)
     error_message = models.TextField(blank=True)
     start_time = models.DateTimeField()
@@ -153,18 +133,12 @@ class Run(models.Model):
     cache_read_tokens = models.BigIntegerField(default=0)
     cache_write_tokens = models.BigIntegerField(default=0)
     reasoning_tokens = models.BigIntegerField(default=0)
-    cost_usd = models.DecimalField(
-        max_digits=20, decimal_places=10, null=True, blank=True
-    )
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
     unpriced_calls = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["project", "trace_id"], name="one_run_per_trace"
-            )
-        ]
+        constraints = [models.UniqueConstraint(fields=["project", "trace_id"], name="one_run_per_trace")]
         indexes = [
             models.Index(fields=["project", "-start_time"], name="run_project_start"),
             models.Index(
@@ -215,15 +189,16 @@ class Span(models.Model):
     # Decided per run: does this span's usage and cost count in totals? (leaf LLM calls only,
     # one per duplicated call; wrapper spans only when a run has no LLM usage at all)
     counts_usage = models.BooleanField(default=False)
-    reported_cost = models.DecimalField(
+    reported_cost = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    cost_source = models.CharField(max_length=10, choices=CostSource.choices, blank=True, default="")
+    computed_cost = models.DecimalField(
         max_digits=20, decimal_places=10, null=True, blank=True
-    )
-    cost_usd = models.DecimalField(
+    )  # price book / override
+    cost_discrepancy = models.DecimalField(
         max_digits=20, decimal_places=10, null=True, blank=True
-    )
-    cost_source = models.CharField(
-        max_length=10, choices=CostSource.choices, blank=True, default=""
-    )
+    )  # reported - computed, if > 1%
+    price_ref = models.CharField(max_length=200, blank=True)  # what priced it: "openai:gpt-4o", "override #3"
     response_id = models.CharField(max_length=200, blank=True)
     finish_reason = models.CharField(max_length=64, blank=True)
     tool_name = models.CharField(max_length=200, blank=True)
@@ -240,22 +215,14 @@ class Span(models.Model):
     # Run-level facts this span carried: run_name, environment, tags, service_name, is_root
     run_hints = models.JSONField(default=dict, blank=True)
     scope_name = models.CharField(max_length=200, blank=True)
-    api_key = models.ForeignKey(
-        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["project", "trace_id", "span_id"], name="one_span_per_id"
-            )
-        ]
+        constraints = [models.UniqueConstraint(fields=["project", "trace_id", "span_id"], name="one_span_per_id")]
         indexes = [
             models.Index(fields=["project", "start_time"], name="span_project_start"),
-            models.Index(
-                fields=["project", "kind", "start_time"], name="span_project_kind_start"
-            ),
+            models.Index(fields=["project", "kind", "start_time"], name="span_project_kind_start"),
         ]
 
     def __str__(self) -> str:
@@ -265,41 +232,27 @@ class Span(models.Model):
 class PriceOverride(models.Model):
     """A project's own price for a model (fine-tuned, self-hosted, negotiated), per million tokens."""
 
-    project = models.ForeignKey(
-        Project, on_delete=models.CASCADE, related_name="price_overrides"
-    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="price_overrides")
     model_pattern = models.CharField(
         max_length=200,
         help_text="exact model name, or a pattern such as ft:gpt-4o* or my-llama-*",
     )
-    provider = models.CharField(
-        max_length=100, blank=True, help_text="empty: any provider"
-    )
-    effective_from = models.DateTimeField(
-        help_text="spans from this time on use this price"
-    )
+    provider = models.CharField(max_length=100, blank=True, help_text="empty: any provider")
+    effective_from = models.DateTimeField(help_text="spans from this time on use this price")
     input_per_mtok = models.DecimalField(
-        "input $/M tokens", max_digits=14, decimal_places=6
+        "input $/M tokens", max_digits=14, decimal_places=6, validators=[MinValueValidator(0)]
     )
     output_per_mtok = models.DecimalField(
-        "output $/M tokens", max_digits=14, decimal_places=6
+        "output $/M tokens", max_digits=14, decimal_places=6, validators=[MinValueValidator(0)]
     )
     cache_read_per_mtok = models.DecimalField(
-        "cache read $/M tokens",
-        max_digits=14,
-        decimal_places=6,
-        null=True,
-        blank=True,
-        help_text="empty: priced as input",
-    )
+        "cache read $/M tokens", max_digits=14, decimal_places=6, null=True, blank=True,
+        validators=[MinValueValidator(0)], help_text="empty: priced as input",
+    )  # fmt: skip
     cache_write_per_mtok = models.DecimalField(
-        "cache write $/M tokens",
-        max_digits=14,
-        decimal_places=6,
-        null=True,
-        blank=True,
-        help_text="empty: priced as input",
-    )
+        "cache write $/M tokens", max_digits=14, decimal_places=6, null=True, blank=True,
+        validators=[MinValueValidator(0)], help_text="empty: priced as input",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -324,9 +277,7 @@ class LogRecord(models.Model):
     name = models.CharField(max_length=200)
     attributes = models.JSONField(default=dict, blank=True)
     body = models.JSONField(null=True, blank=True)
-    digest = models.CharField(
-        max_length=64
-    )  # of time, name and content: a re-sent record is stored once
+    digest = models.CharField(max_length=64)  # of time, name and content: a re-sent record is stored once
 
     class Meta:
         constraints = [
@@ -338,3 +289,196 @@ class LogRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} on {self.trace_id}/{self.span_id}"
+
+
+# --- Rollups: derived from Run and Span, dropped and rebuilt at will (ingest/rollups.py) ---
+
+
+class Period(models.TextChoices):
+    HOUR = "hour", "Hour"
+    DAY = "day", "Day (UTC)"
+
+
+class RollupDirty(models.Model):
+    """A bucket whose rollups must be recomputed. Ingest marks hours (a new token each time); a
+    worker claims the row (claimed_at, compare-and-swap), recomputes the bucket and deletes the
+    row only if its token is still the one it claimed, so a mark made meanwhile is never lost.
+    A claim older than rollups.CLAIM_TIMEOUT is taken over (its worker died)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=4, choices=Period.choices)
+    bucket = models.DateTimeField()
+    token = models.CharField(max_length=32)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "period", "bucket"], name="one_dirty_row_per_bucket")]
+        indexes = [models.Index(fields=["period", "bucket"], name="rollup_dirty_bucket")]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.period} {self.bucket:%Y-%m-%d %H}:00"
+
+
+class RunRollup(models.Model):
+    """Runs by the UTC hour (or day) they started in, per agent, API key and status."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=4, choices=Period.choices)
+    bucket = models.DateTimeField()  # start of the hour or UTC day
+    agent_name = models.CharField(max_length=200, blank=True)
+    api_key = models.ForeignKey(
+        ApiKey,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    status = models.CharField(max_length=8)
+    runs = models.PositiveIntegerField(default=0)
+    failed_runs = models.PositiveIntegerField(default=0)
+    llm_calls = models.PositiveIntegerField(default=0)
+    failed_llm_calls = models.PositiveIntegerField(default=0)
+    tool_calls = models.PositiveIntegerField(default=0)
+    tool_errors = models.PositiveIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, default=0)
+    unpriced_calls = models.PositiveIntegerField(default=0)
+    duration_sketch = models.BinaryField()  # ingest.sketches: run durations in ms
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "project",
+                    "period",
+                    "bucket",
+                    "agent_name",
+                    "api_key",
+                    "status",
+                ],
+                name="one_run_rollup_row",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H}:00 {self.agent_name} {self.status}"
+
+
+class UserRollup(models.Model):
+    """Runs by the UTC hour (or day) they started in, per user and agent: the one high-cardinality
+    dimension gets its own table, so the others stay small."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=4, choices=Period.choices)
+    bucket = models.DateTimeField()  # start of the hour or UTC day
+    user_id = models.CharField(max_length=200, blank=True)
+    agent_name = models.CharField(max_length=200, blank=True)
+    runs = models.PositiveIntegerField(default=0)
+    failed_runs = models.PositiveIntegerField(default=0)
+    llm_calls = models.PositiveIntegerField(default=0)
+    failed_llm_calls = models.PositiveIntegerField(default=0)
+    tool_calls = models.PositiveIntegerField(default=0)
+    tool_errors = models.PositiveIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, default=0)
+    unpriced_calls = models.PositiveIntegerField(default=0)
+    duration_sketch = models.BinaryField()  # ingest.sketches: run durations in ms
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "project",
+                    "period",
+                    "bucket",
+                    "user_id",
+                    "agent_name",
+                ],
+                name="one_user_rollup_row",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H}:00 {self.user_id} {self.agent_name}"
+
+
+class LlmCallRollup(models.Model):
+    """LLM calls of the runs that started in the bucket, per agent, model, provider and API key.
+    Tokens and cost are those of the spans that count in run totals (Span.counts_usage)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=4, choices=Period.choices)
+    bucket = models.DateTimeField()
+    agent_name = models.CharField(max_length=200, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    provider = models.CharField(max_length=100, blank=True)
+    api_key = models.ForeignKey(
+        ApiKey,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    calls = models.PositiveIntegerField(default=0)
+    failed_calls = models.PositiveIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, default=0)
+    unpriced_calls = models.PositiveIntegerField(default=0)
+    duration_sketch = models.BinaryField()  # call durations in ms
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "project",
+                    "period",
+                    "bucket",
+                    "agent_name",
+                    "model",
+                    "provider",
+                    "api_key",
+                ],
+                name="one_llm_call_rollup_row",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H}:00 {self.model}"
+
+
+class ToolCallRollup(models.Model):
+    """Tool calls of the runs that started in the bucket, per agent and tool."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=4, choices=Period.choices)
+    bucket = models.DateTimeField()
+    agent_name = models.CharField(max_length=200, blank=True)
+    tool_name = models.CharField(max_length=200, blank=True)
+    calls = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    duration_sketch = models.BinaryField()  # tool call durations in ms
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "period", "bucket", "agent_name", "tool_name"],
+                name="one_tool_call_rollup_row",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H}:00 {self.tool_name}"

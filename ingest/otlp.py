@@ -58,12 +58,8 @@ _INTEGER_TEXT = re.compile(r"-?[0-9]{1,20}")
 _HEX_TEXT = re.compile(r"[0-9a-fA-F]*")
 _SPAN_KINDS = dict(trace_pb2.Span.SpanKind.items())  # SPAN_KIND_CLIENT -> 3, ...
 _STATUS_CODES = dict(trace_pb2.Status.StatusCode.items())  # STATUS_CODE_ERROR -> 2
-_LOGS_SENT_AS_TRACES = (
-    "this looks like an OTLP logs or metrics export sent to the traces endpoint"
-)
-_TRACES_SENT_AS_LOGS = (
-    "this looks like an OTLP traces or metrics export sent to the logs endpoint"
-)
+_LOGS_SENT_AS_TRACES = "this looks like an OTLP logs or metrics export sent to the traces endpoint"
+_TRACES_SENT_AS_LOGS = "this looks like an OTLP traces or metrics export sent to the logs endpoint"
 _M = TypeVar("_M", bound=Message)
 _Sized = TypeVar("_Sized", str, bytes)
 _LENGTH_UNITS = {str: "characters", bytes: "bytes"}
@@ -139,8 +135,7 @@ def media_type(content_type: str) -> MediaType:
     if "application/json" in lowered:
         return "json"
     raise UnsupportedMediaType(
-        f"unsupported Content-Type {content_type!r}: "
-        "send application/x-protobuf or application/json"
+        f"unsupported Content-Type {content_type!r}: send application/x-protobuf or application/json"
     )
 
 
@@ -231,10 +226,7 @@ def _traces_from_protobuf(data: bytes, limits: Limits) -> DecodedTraces:
         raise
     decoded = traces_from_proto(request, limits=limits)
     if not decoded.spans and decoded.rejected and not _any_span_started(request):
-        raise WrongSignal(
-            f"none of the {len(decoded.rejected)} spans has a start time: "
-            + _LOGS_SENT_AS_TRACES
-        )
+        raise WrongSignal(f"none of the {len(decoded.rejected)} spans has a start time: " + _LOGS_SENT_AS_TRACES)
     return decoded
 
 
@@ -252,10 +244,7 @@ def _logs_from_protobuf(data: bytes, limits: Limits) -> DecodedLogs:
     received = len(decoded.events) + len(decoded.rejected)
     timestamped = any(event.time_ns for event in decoded.events)
     if received and not timestamped and not _any_log_timestamped(request):
-        raise WrongSignal(
-            f"none of the {received} log records has a timestamp: "
-            + _TRACES_SENT_AS_LOGS
-        )
+        raise WrongSignal(f"none of the {received} log records has a timestamp: " + _TRACES_SENT_AS_LOGS)
     return decoded
 
 
@@ -324,9 +313,7 @@ def encode_metrics_response(as_json: bool) -> bytes:
     return _serialize(response, as_json=as_json)
 
 
-def rejection_message(
-    rejected: Sequence[Rejected], *, noun: str = "span", shown: int = 5
-) -> str:
+def rejection_message(rejected: Sequence[Rejected], *, noun: str = "span", shown: int = 5) -> str:
     """A partial success's `errorMessage`: the count and the first few reasons, short
     enough for an exporter's log line."""
     if not rejected:
@@ -354,27 +341,20 @@ def _serialize(response: Message, *, as_json: bool) -> bytes:
 def _decompress(body: bytes, content_encoding: str, max_bytes: int) -> bytes:
     """Undo Content-Encoding (gzip, deflate or identity) within `max_bytes`."""
     if len(body) > max_bytes:
-        raise BodyTooLarge(
-            f"request body is {len(body)} bytes, over the {_size(max_bytes)} limit"
-        )
+        raise BodyTooLarge(f"request body is {len(body)} bytes, over the {_size(max_bytes)} limit")
     codings = [c.strip().lower() for c in content_encoding.split(",")]
     codings = [c for c in codings if c not in ("", "identity")]
     if not codings:
         return body
     if len(codings) > 1:
-        raise UnsupportedMediaType(
-            f"stacked Content-Encoding {content_encoding!r} is not supported"
-        )
+        raise UnsupportedMediaType(f"stacked Content-Encoding {content_encoding!r} is not supported")
     if codings[0] in ("gzip", "x-gzip"):
         return _inflate(body, "gzip", zlib.MAX_WBITS | 16, max_bytes)
     if codings[0] == "deflate":
         # HTTP "deflate" means zlib-wrapped, but many clients send raw deflate.
         wbits = zlib.MAX_WBITS if _has_zlib_header(body) else -zlib.MAX_WBITS
         return _inflate(body, "deflate", wbits, max_bytes)
-    raise UnsupportedMediaType(
-        f"unsupported Content-Encoding {content_encoding!r}: "
-        "use gzip, deflate or identity"
-    )
+    raise UnsupportedMediaType(f"unsupported Content-Encoding {content_encoding!r}: use gzip, deflate or identity")
 
 
 def _inflate(body: bytes, coding: str, wbits: int, max_bytes: int) -> bytes:
@@ -391,9 +371,7 @@ def _inflate(body: bytes, coding: str, wbits: int, max_bytes: int) -> bytes:
             raise MalformedBody(f"{coding} body is corrupt: {exc}") from None
         output += chunk
         if len(output) > max_bytes:
-            raise BodyTooLarge(
-                f"{coding} body expands past the {_size(max_bytes)} limit"
-            )
+            raise BodyTooLarge(f"{coding} body expands past the {_size(max_bytes)} limit")
         data = inflater.unconsumed_tail
         if inflater.eof:
             data = inflater.unused_data
@@ -423,9 +401,7 @@ def _parse_protobuf(message_type: type[_M], data: bytes) -> _M:
     try:
         message: _M = message_type.FromString(data)
     except DecodeError as exc:
-        raise MalformedBody(
-            f"protobuf body could not be decoded as {message_type.__name__}: {exc}"
-        ) from None
+        raise MalformedBody(f"protobuf body could not be decoded as {message_type.__name__}: {exc}") from None
     return message
 
 
@@ -494,21 +470,15 @@ def _span_from_proto(span: trace_pb2.Span, origin: _Origin, limits: Limits) -> R
     )
 
 
-def _event_from_proto(
-    position: int, event: trace_pb2.Span.Event, limits: Limits
-) -> SpanEvent:
+def _event_from_proto(position: int, event: trace_pb2.Span.Event, limits: Limits) -> SpanEvent:
     try:
         attributes = _proto_attributes(event.attributes, limits)
     except _InvalidItem as exc:
         raise _InvalidItem(f"event {position} ({event.name!r}): {exc}") from None
-    return SpanEvent(
-        name=event.name, time_ns=event.time_unix_nano, attributes=attributes
-    )
+    return SpanEvent(name=event.name, time_ns=event.time_unix_nano, attributes=attributes)
 
 
-def _log_from_proto(
-    record: logs_pb2.LogRecord, origin: _Origin, limits: Limits
-) -> LogEvent:
+def _log_from_proto(record: logs_pb2.LogRecord, origin: _Origin, limits: Limits) -> LogEvent:
     if origin.resource_error:
         raise _InvalidItem(origin.resource_error)
     attributes = _proto_attributes(record.attributes, limits)
@@ -526,9 +496,7 @@ def _log_from_proto(
     )
 
 
-def _proto_attributes(
-    key_values: Sequence[common_pb2.KeyValue], limits: Limits
-) -> dict[str, Any]:
+def _proto_attributes(key_values: Sequence[common_pb2.KeyValue], limits: Limits) -> dict[str, Any]:
     """KeyValues → dict. Short strings, most attributes, skip the general decoder: this
     loop runs for every attribute at 10,000 spans/s."""
     _check_attribute_count(len(key_values), limits)
@@ -584,9 +552,7 @@ class _JsonSignal:
 
     name: str
     resource_key: str  # "resourceSpans"
-    scope_keys: tuple[
-        str, ...
-    ]  # "scopeSpans", then pre-1.0 "instrumentationLibrarySpans"
+    scope_keys: tuple[str, ...]  # "scopeSpans", then pre-1.0 "instrumentationLibrarySpans"
     items_key: str  # "spans"
     other_signal_keys: tuple[str, ...]  # keys that give away another signal's export
 
@@ -629,9 +595,7 @@ def _logs_from_json(document: Any, limits: Limits) -> DecodedLogs:
     return DecodedLogs(events, rejected)
 
 
-def _json_items(
-    document: Any, signal: _JsonSignal, limits: Limits
-) -> Iterator[tuple[_Origin, Any]]:
+def _json_items(document: Any, signal: _JsonSignal, limits: Limits) -> Iterator[tuple[_Origin, Any]]:
     """Flatten resource → scope → item, in request order. A malformed envelope refuses
     the whole request, since its items cannot even be counted; items are checked by
     the caller."""
@@ -655,14 +619,10 @@ def _json_items(
                 for item in _json_list(_get(scope_block, signal.items_key), "items"):
                     yield origin, item
     except _InvalidItem as exc:
-        raise MalformedBody(
-            f"JSON body is not an OTLP {signal.name} export: {exc}"
-        ) from None
+        raise MalformedBody(f"JSON body is not an OTLP {signal.name} export: {exc}") from None
 
 
-def _json_resource(
-    block: Mapping[str, Any], limits: Limits
-) -> tuple[dict[str, Any], str]:
+def _json_resource(block: Mapping[str, Any], limits: Limits) -> tuple[dict[str, Any], str]:
     """The resource's attributes, or the reason to reject every item under it."""
     try:
         resource = _json_object(_get(block, "resource"), "resource")
@@ -671,9 +631,7 @@ def _json_resource(
         return {}, f"resource: {exc}"
 
 
-def _json_origin(
-    scope_block: Mapping[str, Any], resource: dict[str, Any], resource_error: str
-) -> _Origin:
+def _json_origin(scope_block: Mapping[str, Any], resource: dict[str, Any], resource_error: str) -> _Origin:
     scope = _first_present(scope_block, ("scope", "instrumentationLibrary"))
     scope = _json_object(scope, "scope")
     name = _json_str(_get(scope, "name"), "scope name")
@@ -685,15 +643,9 @@ def _span_from_json(item: Any, origin: _Origin, limits: Limits) -> RawSpan:
     if origin.resource_error:
         raise _InvalidItem(origin.resource_error)
     span = _json_object(item, "span")
-    trace_id = _required_id(
-        _json_id(span, "traceId", _TRACE_ID_BYTES), _TRACE_ID_BYTES, "trace id"
-    )
-    span_id = _required_id(
-        _json_id(span, "spanId", _SPAN_ID_BYTES), _SPAN_ID_BYTES, "span id"
-    )
-    parent_id = _optional_id(
-        _json_id(span, "parentSpanId", _SPAN_ID_BYTES), _SPAN_ID_BYTES, "parent span id"
-    )
+    trace_id = _required_id(_json_id(span, "traceId", _TRACE_ID_BYTES), _TRACE_ID_BYTES, "trace id")
+    span_id = _required_id(_json_id(span, "spanId", _SPAN_ID_BYTES), _SPAN_ID_BYTES, "span id")
+    parent_id = _optional_id(_json_id(span, "parentSpanId", _SPAN_ID_BYTES), _SPAN_ID_BYTES, "parent span id")
     start_ns = _json_uint64(_get(span, "startTimeUnixNano"), "startTimeUnixNano")
     if not start_ns:
         raise _InvalidItem("missing start time (startTimeUnixNano)")
@@ -732,16 +684,10 @@ def _log_from_json(item: Any, origin: _Origin, limits: Limits) -> LogEvent:
     if origin.resource_error:
         raise _InvalidItem(origin.resource_error)
     record = _json_object(item, "log record")
-    trace_id = _optional_id(
-        _json_id(record, "traceId", _TRACE_ID_BYTES), _TRACE_ID_BYTES, "trace id"
-    )
-    span_id = _optional_id(
-        _json_id(record, "spanId", _SPAN_ID_BYTES), _SPAN_ID_BYTES, "span id"
-    )
+    trace_id = _optional_id(_json_id(record, "traceId", _TRACE_ID_BYTES), _TRACE_ID_BYTES, "trace id")
+    span_id = _optional_id(_json_id(record, "spanId", _SPAN_ID_BYTES), _SPAN_ID_BYTES, "span id")
     time_ns = _json_uint64(_get(record, "timeUnixNano"), "timeUnixNano")
-    observed = _json_uint64(
-        _get(record, "observedTimeUnixNano"), "observedTimeUnixNano"
-    )
+    observed = _json_uint64(_get(record, "observedTimeUnixNano"), "observedTimeUnixNano")
     attributes = _json_attributes(_get(record, "attributes"), limits)
     try:
         body = _json_any_value(_get(record, "body"), limits, 0)
@@ -812,9 +758,7 @@ def _json_integer(value: Any, what: str) -> int:
         return int(value)
     if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
         return int(value)
-    raise _InvalidItem(
-        f"{what} must be an integer or a decimal string, got {_preview(value)}"
-    )
+    raise _InvalidItem(f"{what} must be an integer or a decimal string, got {_preview(value)}")
 
 
 def _json_uint64(value: Any, what: str) -> int:
@@ -855,10 +799,7 @@ def _json_id(obj: Mapping[str, Any], key: str, size: int) -> bytes:
     except ValueError:
         raw = None
     if raw is None or len(raw) not in (0, size):
-        raise _InvalidItem(
-            f"{key} {_preview(value)} is neither {2 * size} hex digits "
-            f"nor base64 of {size} bytes"
-        )
+        raise _InvalidItem(f"{key} {_preview(value)} is neither {2 * size} hex digits nor base64 of {size} bytes")
     return raw
 
 
@@ -881,9 +822,7 @@ def _json_attributes(value: Any, limits: Limits) -> dict[str, Any]:
     if isinstance(value, list):
         _check_attribute_count(len(value), limits)
         return _decode_pairs(_json_key_values(value), _json_any_value, limits)
-    raise _InvalidItem(
-        f"attributes must be a list of {{key, value}} objects, got {_preview(value)}"
-    )
+    raise _InvalidItem(f"attributes must be a list of {{key, value}} objects, got {_preview(value)}")
 
 
 def _decode_pairs(
@@ -1031,9 +970,7 @@ def _optional_id(raw: bytes, size: int, what: str) -> str:
 
 def _check_attribute_count(count: int, limits: Limits) -> None:
     if count > limits.max_attributes:
-        raise _InvalidItem(
-            f"{count} attributes, over the limit of {limits.max_attributes}"
-        )
+        raise _InvalidItem(f"{count} attributes, over the limit of {limits.max_attributes}")
 
 
 def _check_depth(depth: int, limits: Limits) -> None:
@@ -1044,9 +981,7 @@ def _check_depth(depth: int, limits: Limits) -> None:
 def _checked_length(value: _Sized, limits: Limits) -> _Sized:
     if len(value) > limits.max_value_length:
         unit = _LENGTH_UNITS[type(value)]
-        raise _InvalidItem(
-            f"value of {len(value)} {unit}, over the limit of {limits.max_value_length}"
-        )
+        raise _InvalidItem(f"value of {len(value)} {unit}, over the limit of {limits.max_value_length}")
     return value
 
 

@@ -57,11 +57,7 @@ class SpanFacts:
 
     @property
     def has_usage(self) -> bool:
-        return (
-            self.input_tokens is not None
-            or self.output_tokens is not None
-            or self.cost_usd is not None
-        )
+        return self.input_tokens is not None or self.output_tokens is not None or self.cost_usd is not None
 
 
 @dataclass(slots=True)
@@ -134,34 +130,22 @@ def summarize(spans: list[SpanFacts]) -> RunSummary:
         cache_write_tokens=sum(s.cache_write_tokens or 0 for s in counted),
         reasoning_tokens=sum(s.reasoning_tokens or 0 for s in counted),
         cost_usd=sum(priced, Decimal(0)) if priced else None,
-        unpriced_calls=sum(
-            1 for s in counted if s.cost_usd is None and s.kind == SpanKind.LLM
-        ),
+        unpriced_calls=sum(1 for s in counted if s.cost_usd is None and s.kind == SpanKind.LLM),
         usage_span_ids=usage_ids,
     )
 
 
 def usage_span_ids(spans: list[SpanFacts], by_id: dict[str, SpanFacts]) -> set[str]:
     """Which spans' tokens and cost count: innermost LLM calls, one per response id."""
-    leaves = [
-        s
-        for s in spans
-        if s.kind in USAGE_KINDS and not s.aggregated_usage and s.has_usage
-    ]
+    leaves = [s for s in spans if s.kind in USAGE_KINDS and not s.aggregated_usage and s.has_usage]
     wrapping = _ancestors_of(leaves, by_id)
     chosen = _one_per_response_id([s for s in leaves if s.span_id not in wrapping])
     if chosen:
         return {s.span_id for s in chosen}
     # No LLM usage anywhere: fall back to the outermost spans that report aggregated usage.
-    aggregated = [
-        s
-        for s in spans
-        if s.has_usage and (s.aggregated_usage or s.kind not in USAGE_KINDS)
-    ]
+    aggregated = [s for s in spans if s.has_usage and (s.aggregated_usage or s.kind not in USAGE_KINDS)]
     aggregated_ids = {s.span_id for s in aggregated}
-    return {
-        s.span_id for s in aggregated if not _ancestor_ids(s, by_id) & aggregated_ids
-    }
+    return {s.span_id for s in aggregated if not _ancestor_ids(s, by_id) & aggregated_ids}
 
 
 def _llm_calls(spans: list[SpanFacts], by_id: dict[str, SpanFacts]) -> list[SpanFacts]:
@@ -188,9 +172,7 @@ def _one_per_response_id(spans: list[SpanFacts]) -> list[SpanFacts]:
             s.span_id,
         ),
     ):
-        if (s.response_id and s.response_id in seen_ids) or any(
-            _same_call(s, other) for other in kept
-        ):
+        if (s.response_id and s.response_id in seen_ids) or any(_same_call(s, other) for other in kept):
             continue
         if s.response_id:
             seen_ids.add(s.response_id)
@@ -225,9 +207,7 @@ def _ancestors_of(spans: Iterable[SpanFacts], by_id: dict[str, SpanFacts]) -> se
     return out
 
 
-def _root(
-    spans: list[SpanFacts], by_id: dict[str, SpanFacts]
-) -> tuple[SpanFacts, bool]:
+def _root(spans: list[SpanFacts], by_id: dict[str, SpanFacts]) -> tuple[SpanFacts, bool]:
     """The parentless (or explicitly root) span; else the earliest orphan, as Phoenix does."""
     key = lambda s: (s.start_time, s.span_id)  # noqa: E731
     roots = [s for s in spans if not s.parent_span_id or s.run_hints.get("is_root")]
@@ -254,22 +234,13 @@ def _agent_name(root: SpanFacts, ordered: list[SpanFacts]) -> str:
     """The user's name for the agent: the nearest agent span that names one; else the nearest
     agent span's own name; else an agent name other spans carry; else a user-given root name
     (a LangGraph graph's); else the service. Graph nodes the framework named are skipped."""
-    agents = [
-        s
-        for s in ordered
-        if s.kind == SpanKind.AGENT and not s.run_hints.get("framework_node")
-    ]
+    agents = [s for s in ordered if s.kind == SpanKind.AGENT and not s.run_hints.get("framework_node")]
     agent = (
-        _first(s.agent_name for s in agents)
-        or _first(s.name for s in agents)
-        or _first(s.agent_name for s in ordered)
+        _first(s.agent_name for s in agents) or _first(s.name for s in agents) or _first(s.agent_name for s in ordered)
     )
     if agent:
         return agent
-    if (
-        root.kind == SpanKind.CHAIN
-        and root.name.strip().lower() not in GENERIC_ROOT_NAMES
-    ):
+    if root.kind == SpanKind.CHAIN and root.name.strip().lower() not in GENERIC_ROOT_NAMES:
         return root.name  # e.g. a LangGraph graph compiled with name="support-graph"
     service = str(root.run_hints.get("service_name") or "")
     return "" if service.startswith("unknown_service") else service
@@ -278,6 +249,4 @@ def _agent_name(root: SpanFacts, ordered: list[SpanFacts]) -> str:
 def _error_message(root: SpanFacts, ordered: list[SpanFacts]) -> str:
     if root.is_error and root.error_message:
         return root.error_message
-    return _first(
-        s.error_message for s in ordered if s.is_error and s.kind == SpanKind.AGENT
-    )
+    return _first(s.error_message for s in ordered if s.is_error and s.kind == SpanKind.AGENT)

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from ingest import conventions, keys, runs, storable
+from ingest import conventions, costs, keys, pricing, rollups, runs, storable
 from ingest.conventions import messages
 from ingest.models import (
     ApiKey,
@@ -36,9 +36,7 @@ class NewKey:
     raw_key: str  # shown once, never stored
 
 
-def organization_get_or_create(
-    *, slug: str = DEFAULT_ORG_SLUG, name: str = ""
-) -> Organization:
+def organization_get_or_create(*, slug: str = DEFAULT_ORG_SLUG, name: str = "") -> Organization:
     org, _ = Organization.objects.get_or_create(
         slug=slugify(slug) or DEFAULT_ORG_SLUG,
         defaults={"name": name or slug.replace("-", " ").title()},
@@ -58,18 +56,13 @@ def api_key_create(project: Project, *, name: str = "default") -> NewKey:
 
 
 def api_key_revoke(api_key: ApiKey) -> None:
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at=None).update(
-        revoked_at=timezone.now()
-    )
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at=None).update(revoked_at=timezone.now())
 
 
 def api_key_mark_used(api_key: ApiKey) -> None:
     """Record use at most once a minute, so a busy exporter does not write on every request."""
     now = timezone.now()
-    if (
-        api_key.last_used_at is None
-        or (now - api_key.last_used_at).total_seconds() > 60
-    ):
+    if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
 
@@ -92,9 +85,7 @@ def project_create(
 
 
 def heartbeat_record(name: str) -> None:
-    WorkerHeartbeat.objects.update_or_create(
-        name=name, defaults={"seen_at": timezone.now()}
-    )
+    WorkerHeartbeat.objects.update_or_create(name=name, defaults={"seen_at": timezone.now()})
 
 
 # --- Telemetry intake --------------------------------------------------------------------
@@ -109,11 +100,7 @@ def ingest_decoded(api_key: ApiKey, decoded: DecodedTraces) -> list[Rejected]:
             items.append((raw, conventions.normalize(raw)))
         except Exception as exc:  # a normalizer bug must not lose the rest of the batch
             log.exception("normalizer failed on span %s/%s", raw.trace_id, raw.span_id)
-            rejected.append(
-                Rejected(
-                    index, f"span {raw.span_id} could not be read: {type(exc).__name__}"
-                )
-            )
+            rejected.append(Rejected(index, f"span {raw.span_id} could not be read: {type(exc).__name__}"))
     ingest_spans(api_key, items)
     return rejected
 
@@ -127,13 +114,15 @@ def ingest_spans(api_key: ApiKey, items: list[tuple[RawSpan, SpanFields]]) -> in
     if not items:
         return 0
     project = api_key.project
-    rows = [_span_row(project, api_key, raw, fields) for raw, fields in items]
+    overrides = costs.overrides_for(project)
+    rows = [_span_row(project, api_key, raw, fields, overrides) for raw, fields in items]
     trace_ids = sorted({row.trace_id for row in rows})
     with transaction.atomic(durable=True):
         _lock_traces(project, trace_ids)
         Span.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
         _attach_log_records(project, {(r.trace_id, r.span_id) for r in rows})
         recompute_runs(project, trace_ids)
+        rollups.mark_traces_dirty(project, trace_ids)
     return len(rows)
 
 
@@ -153,11 +142,7 @@ def recompute_runs(project: Project, trace_ids: list[str]) -> None:
     api_keys: dict[str, int | None] = {}
     pks: dict[tuple[str, str], int] = {}
     counted_before: set[int] = set()
-    for row in (
-        Span.objects.filter(project=project, trace_id__in=trace_ids)
-        .values("pk", *_FACT_COLUMNS)
-        .iterator(2000)
-    ):
+    for row in Span.objects.filter(project=project, trace_id__in=trace_ids).values("pk", *_FACT_COLUMNS).iterator(2000):
         trace_id, api_key_id, pk = (
             row.pop("trace_id"),
             row.pop("api_key_id"),
@@ -170,9 +155,7 @@ def recompute_runs(project: Project, trace_ids: list[str]) -> None:
         facts.setdefault(trace_id, []).append(runs.SpanFacts(**row))
         api_keys.setdefault(trace_id, api_key_id)
     summaries = {trace_id: runs.summarize(spans) for trace_id, spans in facts.items()}
-    counted_now = {
-        pks[(t, span_id)] for t, s in summaries.items() for span_id in s.usage_span_ids
-    }
+    counted_now = {pks[(t, span_id)] for t, s in summaries.items() for span_id in s.usage_span_ids}
     _update_usage_flags(counted_before, counted_now)
     root_io = _root_io(project, summaries)
     Run.objects.bulk_create(
@@ -226,13 +209,13 @@ def _lock_traces(project: Project, trace_ids: list[str]) -> None:
 
 
 def _lock_key(project_id: int, trace_id: str) -> int:
-    digest = hashlib.blake2b(
-        f"{project_id}:{trace_id}".encode(), digest_size=8
-    ).digest()
+    digest = hashlib.blake2b(f"{project_id}:{trace_id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _span_row(project: Project, api_key: ApiKey, raw: RawSpan, f: SpanFields) -> Span:
+def _span_row(
+    project: Project, api_key: ApiKey, raw: RawSpan, f: SpanFields, overrides: list[pricing.PriceOverride]
+) -> Span:
     start = storable.datetime_from_ns(raw.start_ns)
     end = storable.datetime_from_ns(max(raw.end_ns, raw.start_ns))
     hints = {
@@ -243,13 +226,16 @@ def _span_row(project: Project, api_key: ApiKey, raw: RawSpan, f: SpanFields) ->
         "is_root": f.is_root,
         "framework_node": _is_framework_node(raw),
     }
-    priced = f.kind in runs.USAGE_KINDS and (
-        f.input_tokens is not None or f.output_tokens is not None
-    )
-    cost_source = (
-        Span.CostSource.REPORTED
-        if f.reported_cost is not None
-        else (Span.CostSource.UNPRICED if priced else Span.CostSource.NONE)
+    cost = costs.span_cost(
+        kind=f.kind,
+        provider=f.provider,
+        model=f.response_model or f.request_model,
+        usage=pricing.Usage(
+            f.input_tokens, f.output_tokens, f.cache_read_tokens, f.cache_write_tokens, f.reasoning_tokens
+        ),
+        at=start,
+        reported_cost=f.reported_cost,
+        overrides=overrides,
     )
     return Span(
         project=project,
@@ -279,8 +265,11 @@ def _span_row(project: Project, api_key: ApiKey, raw: RawSpan, f: SpanFields) ->
         reasoning_tokens=f.reasoning_tokens,
         aggregated_usage=f.aggregated_usage,
         reported_cost=f.reported_cost,
-        cost_usd=f.reported_cost,
-        cost_source=cost_source,
+        cost_usd=cost.cost_usd,
+        cost_source=cost.cost_source,
+        computed_cost=cost.computed_cost,
+        cost_discrepancy=cost.cost_discrepancy,
+        price_ref=cost.price_ref,
         response_id=storable.text(f.response_id, 200),
         finish_reason=storable.text(f.finish_reason, 64),
         tool_name=storable.text(f.tool_name, 200),
@@ -293,10 +282,7 @@ def _span_row(project: Project, api_key: ApiKey, raw: RawSpan, f: SpanFields) ->
         attributes=storable.json_value(raw.attributes),
         resource=storable.json_value(raw.resource),
         events=storable.json_value(
-            [
-                {"name": e.name, "time_ns": str(e.time_ns), "attributes": e.attributes}
-                for e in raw.events
-            ]
+            [{"name": e.name, "time_ns": str(e.time_ns), "attributes": e.attributes} for e in raw.events]
         ),
         unmapped=f.unmapped,
         run_hints=storable.json_value({k: v for k, v in hints.items() if v}),
@@ -318,9 +304,7 @@ def _is_framework_node(raw: RawSpan) -> bool:
 def _log_row(project: Project, event: LogEvent) -> LogRecord:
     attributes = storable.json_value(event.attributes)
     body = storable.json_value(event.body)
-    content = json.dumps(
-        [event.time_ns, event.name, attributes, body], sort_keys=True, default=str
-    )
+    content = json.dumps([event.time_ns, event.name, attributes, body], sort_keys=True, default=str)
     return LogRecord(
         project=project,
         trace_id=event.trace_id,
@@ -339,14 +323,10 @@ def _attach_log_records(project: Project, span_keys: set[tuple[str, str]]) -> No
         return
     trace_ids = {t for t, _ in span_keys}
     records: dict[tuple[str, str], list[LogEvent]] = {}
-    for rec in LogRecord.objects.filter(
-        project=project, trace_id__in=trace_ids
-    ).order_by("time", "pk"):
+    for rec in LogRecord.objects.filter(project=project, trace_id__in=trace_ids).order_by("time", "pk"):
         key = (rec.trace_id, rec.span_id)
         if key in span_keys:
-            event = LogEvent(
-                rec.trace_id, rec.span_id, 0, rec.name, rec.attributes, rec.body
-            )
+            event = LogEvent(rec.trace_id, rec.span_id, 0, rec.name, rec.attributes, rec.body)
             records.setdefault(key, []).append(event)
     for (trace_id, span_id), events in records.items():
         messages_in, messages_out = messages.messages_from_log_events(events)
@@ -378,9 +358,7 @@ def _update_usage_flags(counted_before: set[int], counted_now: set[int]) -> None
             Span.objects.filter(pk__in=pks).update(counts_usage=flag)
 
 
-def _root_io(
-    project: Project, summaries: dict[str, runs.RunSummary]
-) -> dict[tuple[str, str], tuple[Any, Any]]:
+def _root_io(project: Project, summaries: dict[str, runs.RunSummary]) -> dict[tuple[str, str], tuple[Any, Any]]:
     roots = Span.objects.filter(
         project=project,
         trace_id__in=list(summaries),

@@ -1,16 +1,35 @@
 from __future__ import annotations
 
 import socket
+from datetime import datetime
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.db import OperationalError
 
-from ingest import services
+from ingest import costs, retention, rollups, services
+from ingest.models import Project
 
 
 @shared_task
 def record_heartbeat(name: str = "") -> None:
     services.heartbeat_record(name or socket.gethostname())
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def reprice_project(project_id: int, since: str = "") -> None:
+    project = Project.objects.get(pk=project_id)
+    costs.reprice_spans(project=project, since=datetime.fromisoformat(since) if since else None)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def rollup_pending() -> None:
+    rollups.rollup_pending(max_seconds=rollups.PASS_SECONDS)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def enforce_retention() -> None:
+    retention.retention_enforce()
 
 
 @worker_ready.connect

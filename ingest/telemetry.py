@@ -118,9 +118,7 @@ class SpanFields:
     reasoning_tokens: int | None = None
     # True when this span's usage repeats its children's (agent run / chain / wrapper spans).
     aggregated_usage: bool = False
-    reported_cost: Decimal | None = (
-        None  # USD, when the span carried a provider/SDK cost
-    )
+    reported_cost: Decimal | None = None  # USD, when the span carried a provider/SDK cost
     response_id: str = ""
     finish_reason: str = ""
     tool_name: str = ""

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from ingest import api, views
+from ingest import api, query_api, views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
@@ -13,4 +13,13 @@ urlpatterns = [
     # Langfuse's SDK exports OTLP here (the AgentLedger key as its secret key, Basic auth)
     path("api/public/otel/v1/traces", views.otlp_traces),
     path("api/v1/ingest", api.IngestApi.as_view(), name="api-ingest"),
+    path("api/v1/price-overrides", api.PriceOverridesApi.as_view(), name="api-price-overrides"),
+    path("api/v1/price-overrides/<int:pk>", api.PriceOverrideApi.as_view(), name="api-price-override"),
+]
+
+urlpatterns += [
+    path("api/v1/metrics/summary", query_api.SummaryApi.as_view(), name="api-metrics-summary"),
+    path("api/v1/metrics/timeseries", query_api.TimeseriesApi.as_view(), name="api-metrics-timeseries"),
+    path("api/v1/runs", query_api.RunListApi.as_view(), name="api-runs"),
+    path("api/v1/runs/<str:trace_id>", query_api.RunDetailApi.as_view(), name="api-run-detail"),
 ]

@@ -45,9 +45,7 @@ def otlp_metrics(request: HttpRequest) -> HttpResponse:
 Store = Callable[[ApiKey, HttpRequest], tuple[int, str]]
 
 
-def _otlp(
-    request: HttpRequest, store: Store, encode: Callable[..., bytes]
-) -> HttpResponse:
+def _otlp(request: HttpRequest, store: Store, encode: Callable[..., bytes]) -> HttpResponse:
     """Authenticate, size-check, decode and store one OTLP export; answer in its encoding.
 
     A database outage at any step (the key lookup included) answers 503 with Retry-After,
@@ -97,9 +95,7 @@ def _store_logs(api_key: ApiKey, request: HttpRequest) -> tuple[int, str]:
         max_bytes=settings.AGENTLEDGER_MAX_REQUEST_BYTES,
     )
     services.ingest_log_events(api_key, decoded.events)
-    return len(decoded.rejected), otlp.rejection_message(
-        decoded.rejected, noun="log record"
-    )
+    return len(decoded.rejected), otlp.rejection_message(decoded.rejected, noun="log record")
 
 
 def _ignore_metrics(api_key: ApiKey, request: HttpRequest) -> tuple[int, str]:
@@ -118,16 +114,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
     try:
-        problems = [
-            p for p in (health.database_problem(), health.broker_problem()) if p
-        ]
-        beat = (
-            None if problems else WorkerHeartbeat.objects.order_by("-seen_at").first()
-        )
+        problems = [p for p in (health.database_problem(), health.broker_problem()) if p]
+        beat = None if problems else WorkerHeartbeat.objects.order_by("-seen_at").first()
     except DatabaseError as exc:
         problems = [f"database error: {exc}"]
     if problems:
         return JsonResponse({"status": "unavailable", "problems": problems}, status=503)
-    return JsonResponse(
-        {"status": "ok", "worker_last_seen": beat.seen_at.isoformat() if beat else None}
-    )
+    return JsonResponse({"status": "ok", "worker_last_seen": beat.seen_at.isoformat() if beat else None})

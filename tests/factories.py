@@ -12,9 +12,7 @@ def make_project(
     name: str = "Acme agents", *, org_slug: str = "acme", timezone_name: str = "UTC"
 ) -> tuple[Project, str]:
     """A project and its raw ingest key."""
-    project, new_key = services.project_create(
-        name, org_slug=org_slug, timezone_name=timezone_name
-    )
+    project, new_key = services.project_create(name, org_slug=org_slug, timezone_name=timezone_name)
     return project, new_key.raw_key
 
 

@@ -17,10 +17,7 @@ def scenario(name: str) -> dict[str, Any]:
 
 def exports(name: str) -> list[tuple[str, bytes, str]]:
     """(path, body, content type) of every request the scenario's program sent, in order."""
-    return [
-        (e["path"], (FIXTURES / e["file"]).read_bytes(), e["content_type"])
-        for e in scenario(name)["exports"]
-    ]
+    return [(e["path"], (FIXTURES / e["file"]).read_bytes(), e["content_type"]) for e in scenario(name)["exports"]]
 
 
 def traces_request(name: str) -> trace_service_pb2.ExportTraceServiceRequest:
@@ -33,9 +30,7 @@ def traces_request(name: str) -> trace_service_pb2.ExportTraceServiceRequest:
     return request
 
 
-def split_spans(
-    request: trace_service_pb2.ExportTraceServiceRequest, parts: int
-) -> list[bytes]:
+def split_spans(request: trace_service_pb2.ExportTraceServiceRequest, parts: int) -> list[bytes]:
     """The request's spans dealt round-robin into `parts` requests, each keeping its resource and scope."""
     out = [trace_service_pb2.ExportTraceServiceRequest() for _ in range(parts)]
     n = 0

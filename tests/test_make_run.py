@@ -26,9 +26,7 @@ def _get(url: str) -> tuple[int, dict]:
 @pytest.mark.django_db(transaction=True)
 def test_serve_runs_web_and_worker_and_stops_on_ctrl_c(tmp_path):
     port = processes.free_port()
-    env = processes.child_env(
-        AGENTLEDGER_VAR_DIR=str(tmp_path), AGENTLEDGER_ADMIN_PASSWORD="s3cret-for-tests"
-    )
+    env = processes.child_env(AGENTLEDGER_VAR_DIR=str(tmp_path), AGENTLEDGER_ADMIN_PASSWORD="s3cret-for-tests")
     log = tmp_path / "serve.log"
     cmd = [
         sys.executable,
@@ -41,18 +39,14 @@ def test_serve_runs_web_and_worker_and_stops_on_ctrl_c(tmp_path):
     ]
     with processes.running(cmd, env=env, log=log) as proc:
         base = f"http://127.0.0.1:{port}"
-        processes.wait_for(
-            lambda: _get(f"{base}/healthz")[0] == 200, timeout=60, what="/healthz"
-        )
+        processes.wait_for(lambda: _get(f"{base}/healthz")[0] == 200, timeout=60, what="/healthz")
         processes.wait_for(
             lambda: _get(f"{base}/readyz")[1].get("worker_last_seen") is not None,
             timeout=60,
             what="the worker to run its first task",
         )
         output = log.read_text()
-        raw_key = next(
-            line.split(": ")[-1] for line in output.splitlines() if "ingest key" in line
-        )
+        raw_key = next(line.split(": ")[-1] for line in output.splitlines() if "ingest key" in line)
         assert auth.api_key_for_raw_key(raw_key) is not None
         assert f"OTEL_EXPORTER_OTLP_ENDPOINT={base}" in output
         assert f'OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer {raw_key}"' in output

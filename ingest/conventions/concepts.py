@@ -86,9 +86,7 @@ REQUEST_MODEL: tuple[Source, ...] = (
     "embedding.model_name",  # OI EMBEDDING
     "model",
     genai.model_from_span_name,  # `{op} {model}`
-    MetadataValue(
-        "llm.invocation_parameters", "model"
-    ),  # (addition) OI: a failed call's only model
+    MetadataValue("llm.invocation_parameters", "model"),  # (addition) OI: a failed call's only model
 )
 RESPONSE_MODEL: tuple[Source, ...] = (
     "gen_ai.response.model",  # OTel
@@ -142,9 +140,7 @@ USER_ID: tuple[Source, ...] = (
     "enduser.id",  # OTel general
     "gen_ai.user",  # TL (the OpenAI `user` request field; weak)
     "llm.user",  # TL†
-    MetadataValue(
-        "metadata", "user_id"
-    ),  # (addition) OI JSON `metadata`, e.g. LangChain run config metadata
+    MetadataValue("metadata", "user_id"),  # (addition) OI JSON `metadata`, e.g. LangChain run config metadata
 )
 RUN_NAME: tuple[Source, ...] = (
     "langfuse.trace.name",  # LF, any span
@@ -233,9 +229,7 @@ def response_model(view: SpanView) -> str:
 
 
 def finish_reason(view: SpanView, output: Any) -> str:
-    return first(view, FINISH_REASON, as_first_text) or _finish_reason_of_messages(
-        output
-    )
+    return first(view, FINISH_REASON, as_first_text) or _finish_reason_of_messages(output)
 
 
 def _finish_reason_of_messages(output: Any) -> str:
@@ -243,9 +237,7 @@ def _finish_reason_of_messages(output: Any) -> str:
     if not isinstance(output, list):
         return ""
     reasons = [
-        text
-        for message in output
-        if isinstance(message, dict) and (text := as_text(message.get("finish_reason")))
+        text for message in output if isinstance(message, dict) and (text := as_text(message.get("finish_reason")))
     ]
     return reasons[-1] if reasons else ""
 

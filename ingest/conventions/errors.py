@@ -47,9 +47,7 @@ def read_error(view: SpanView) -> SpanError:
     )
     if not failed:
         return SpanError()
-    status_message = (
-        as_text(view.span.status_message) if status == STATUS_ERROR else None
-    )
+    status_message = as_text(view.span.status_message) if status == STATUS_ERROR else None
     return SpanError(
         is_error=True,
         error_type=error_type or exception_type or failure_stage or "",
@@ -64,7 +62,5 @@ def _first_exception(events: Any) -> tuple[str | None, str | None] | None:
     for event in events:
         attributes = getattr(event, "attributes", None)
         if getattr(event, "name", None) == "exception" and isinstance(attributes, dict):
-            return as_text(attributes.get("exception.type")), as_text(
-                attributes.get("exception.message")
-            )
+            return as_text(attributes.get("exception.type")), as_text(attributes.get("exception.message"))
     return None

@@ -48,9 +48,7 @@ _NAME_GRAMMAR = (
     (re.compile(r"^tools/call .+", re.IGNORECASE), SpanKind.TOOL),  # MCP
 )
 
-_MODEL_IN_NAME = re.compile(
-    r"^(?:chat|text_completion|generate_content|embeddings) (.+)$", re.IGNORECASE
-)
+_MODEL_IN_NAME = re.compile(r"^(?:chat|text_completion|generate_content|embeddings) (.+)$", re.IGNORECASE)
 _AGENT_IN_NAME = re.compile(r"^(?:invoke_agent|create_agent) (.+)$", re.IGNORECASE)
 _TOOL_IN_NAME = re.compile(r"^execute_tool (.+)$", re.IGNORECASE)
 _MCP_TOOL_IN_NAME = re.compile(r"^tools/call (.+)$", re.IGNORECASE)
@@ -82,9 +80,7 @@ def kind_from_tool_keys(view: SpanView) -> str | None:
 
 def kind_from_span_name(view: SpanView) -> str | None:
     """Rule 10, SC part."""
-    return next(
-        (kind for pattern, kind in _NAME_GRAMMAR if pattern.match(view.name)), None
-    )
+    return next((kind for pattern, kind in _NAME_GRAMMAR if pattern.match(view.name)), None)
 
 
 def kind_from_retrieval_keys(view: SpanView) -> str | None:

@@ -100,9 +100,7 @@ def cost_total(view: SpanView) -> Decimal | None:
     details = as_object(view.get(COST_DETAILS))
     if "total" in details:
         return as_cost(details["total"])
-    amounts = [
-        amount for value in details.values() if (amount := as_cost(value)) is not None
-    ]
+    amounts = [amount for value in details.values() if (amount := as_cost(value)) is not None]
     return sum(amounts, Decimal(0)) if amounts else None
 
 

@@ -299,14 +299,10 @@ def _reasoning_part(item: Mapping[str, Any]) -> Part:
     content = _first_of(item, "content", "thinking", "text", "reasoning")
     if content is None and isinstance(item.get("summary"), list):
         content = "\n".join(
-            s["text"]
-            for s in item["summary"]
-            if isinstance(s, dict) and isinstance(s.get("text"), str)
+            s["text"] for s in item["summary"] if isinstance(s, dict) and isinstance(s.get("text"), str)
         )
     if isinstance(content, list):
-        content = "\n".join(
-            p.get("text", "") if isinstance(p, dict) else _as_text(p) for p in content
-        )
+        content = "\n".join(p.get("text", "") if isinstance(p, dict) else _as_text(p) for p in content)
     return _reasoning("" if content is None else _as_text(content))
 
 
@@ -332,9 +328,7 @@ def _openai_file(item: Mapping[str, Any]) -> Part:
 def _input_image(item: Mapping[str, Any]) -> Part:
     if item.get("file_id") is not None:
         return _file(item["file_id"], "image")
-    return _media(_nested_url(item.get("image_url"), "image_url"), "image") or dict(
-        item
-    )
+    return _media(_nested_url(item.get("image_url"), "image_url"), "image") or dict(item)
 
 
 def _input_file(item: Mapping[str, Any]) -> Part:
@@ -367,51 +361,33 @@ _PART_BUILDERS: dict[str, Callable[[Mapping[str, Any]], Part | None]] = {
     "input_text": _text_part,
     "output_text": _text_part,
     "summary_text": _text_part,
-    "refusal": lambda i: (
-        _text(i["refusal"]) if isinstance(i.get("refusal"), str) else None
-    ),
-    "image_url": lambda i: (
-        _media(_nested_url(i.get("image_url"), "image_url"), "image") or dict(i)
-    ),
+    "refusal": lambda i: _text(i["refusal"]) if isinstance(i.get("refusal"), str) else None,
+    "image_url": lambda i: _media(_nested_url(i.get("image_url"), "image_url"), "image") or dict(i),
     "input_image": _input_image,
     "input_file": _input_file,
     "input_audio": _input_audio,
     "file": _openai_file,
-    "function_call": lambda i: _tool_call(
-        _first_of(i, "call_id", "id"), i.get("name"), i.get("arguments")
-    ),
-    "function_call_output": lambda i: _tool_call_response(
-        _first_of(i, "call_id", "id"), i.get("output")
-    ),
+    "function_call": lambda i: _tool_call(_first_of(i, "call_id", "id"), i.get("name"), i.get("arguments")),
+    "function_call_output": lambda i: _tool_call_response(_first_of(i, "call_id", "id"), i.get("output")),
     # Anthropic
     "thinking": _reasoning_part,
     "tool_use": lambda i: _tool_call(i.get("id"), i.get("name"), i.get("input")),
-    "tool_result": lambda i: _tool_call_response(
-        i.get("tool_use_id"), i.get("content")
-    ),
+    "tool_result": lambda i: _tool_call_response(i.get("tool_use_id"), i.get("content")),
     "image": _image_part,
     "document": lambda i: _image_part(i, "document"),
     # OpenInference
     "audio": lambda i: _image_part(i, "audio"),
     "video": lambda i: _image_part(i, "video"),
     # Vercel AI SDK
-    "tool-call": lambda i: _tool_call(
-        i.get("toolCallId"), i.get("toolName"), _first_of(i, "input", "args")
-    ),
-    "tool-result": lambda i: _tool_call_response(
-        i.get("toolCallId"), _first_of(i, "output", "result")
-    ),
+    "tool-call": lambda i: _tool_call(i.get("toolCallId"), i.get("toolName"), _first_of(i, "input", "args")),
+    "tool-result": lambda i: _tool_call_response(i.get("toolCallId"), _first_of(i, "output", "result")),
 }
 
 
 def _untyped_part(item: Mapping[str, Any]) -> Part:
     """Gemini / ADK, Bedrock (Strands) and genkit parts carry no `type`; their key says it."""
     if isinstance(item.get("text"), str):
-        return (
-            _reasoning(item["text"])
-            if item.get("thought") is True
-            else _text(item["text"])
-        )
+        return _reasoning(item["text"]) if item.get("thought") is True else _text(item["text"])
     call = _first_of(item, "function_call", "functionCall", "toolUse", "toolRequest")
     if isinstance(call, dict):
         return _tool_call(
@@ -419,9 +395,7 @@ def _untyped_part(item: Mapping[str, Any]) -> Part:
             call.get("name"),
             _first_of(call, "args", "input", "arguments"),
         )
-    response = _first_of(
-        item, "function_response", "functionResponse", "toolResult", "toolResponse"
-    )
+    response = _first_of(item, "function_response", "functionResponse", "toolResult", "toolResponse")
     if isinstance(response, dict):
         return _tool_call_response(
             _first_of(response, "id", "toolUseId", "ref"),
@@ -439,9 +413,7 @@ def _untyped_part(item: Mapping[str, Any]) -> Part:
     file_data = _first_of(item, "file_data", "fileData")
     if isinstance(file_data, dict):
         mime = _first_of(file_data, "mime_type", "mimeType")
-        return _media(
-            _first_of(file_data, "file_uri", "fileUri"), _modality(mime), mime
-        ) or dict(item)
+        return _media(_first_of(file_data, "file_uri", "fileUri"), _modality(mime), mime) or dict(item)
     media = item.get("media")
     if isinstance(media, dict):
         mime = media.get("contentType")
@@ -484,9 +456,7 @@ def _part(raw: Any) -> Part | None:
     if not isinstance(kind, str):
         return _untyped_part(item)
     builder = _PART_BUILDERS.get(kind)
-    return (
-        builder(item) if builder else item
-    )  # blob/uri/file/server_tool_call...: SC already
+    return builder(item) if builder else item  # blob/uri/file/server_tool_call...: SC already
 
 
 def _parts(value: Any) -> list[Part]:
@@ -523,9 +493,7 @@ def _structured_content(value: Any) -> Any:
     if (
         isinstance(decoded, list)
         and decoded
-        and all(
-            isinstance(p, dict) and any(k in p for k in _PART_KEYS) for p in decoded
-        )
+        and all(isinstance(p, dict) and any(k in p for k in _PART_KEYS) for p in decoded)
     ):
         return decoded
     return value
@@ -567,9 +535,7 @@ def _function_call_parts(item: Mapping[str, Any]) -> list[Part]:
     return []
 
 
-def _as_tool_response(
-    parts: list[Part], item: Mapping[str, Any], content: Any, *, event: bool
-) -> list[Part]:
+def _as_tool_response(parts: list[Part], item: Mapping[str, Any], content: Any, *, event: bool) -> list[Part]:
     """A tool-role message's text is the tool's answer: one `tool_call_response` part.
 
     ≤1.36 events put the call id in `id`; elsewhere `id` is a message id, so only events use it.
@@ -589,12 +555,8 @@ def _as_tool_response(
     ]
 
 
-_ITEM_TYPES = frozenset(
-    {"message", "function_call", "function_call_output", "reasoning"}
-)
-_TYPE_ROLES = frozenset(
-    {"human", "ai", "system", "tool", "function", "user", "assistant", "developer"}
-)
+_ITEM_TYPES = frozenset({"message", "function_call", "function_call_output", "reasoning"})
+_TYPE_ROLES = frozenset({"human", "ai", "system", "tool", "function", "user", "assistant", "developer"})
 
 
 def _is_message_like(item: Any) -> bool:
@@ -603,9 +565,7 @@ def _is_message_like(item: Any) -> bool:
     if isinstance(item.get("role"), str) or isinstance(item.get("parts"), list):
         return True
     kind = item.get("type")
-    return isinstance(kind, str) and (
-        kind in _ITEM_TYPES or (kind in _TYPE_ROLES and "content" in item)
-    )
+    return isinstance(kind, str) and (kind in _ITEM_TYPES or (kind in _TYPE_ROLES and "content" in item))
 
 
 def _message_from(
@@ -635,9 +595,7 @@ def _message_from(
     content_parts = _parts(content)
     contents = item.get("contents")
     extra_parts = _parts(contents) if isinstance(contents, list) else []
-    if not (
-        isinstance(content, str) and extra_parts == [_text(content)]
-    ):  # OI may send both
+    if not (isinstance(content, str) and extra_parts == [_text(content)]):  # OI may send both
         parts += content_parts
     parts += extra_parts
     parts += _tool_call_parts(item.get("tool_calls"))
@@ -648,9 +606,7 @@ def _message_from(
     message: Message = {"role": role, "parts": parts}
     if isinstance(item.get("name"), str) and item["name"]:
         message["name"] = item["name"]
-    finish = normalize_finish_reason(
-        _first_of(item, "finish_reason", "finishReason", "stop_reason")
-    )
+    finish = normalize_finish_reason(_first_of(item, "finish_reason", "finishReason", "stop_reason"))
     if finish:
         message["finish_reason"] = finish
     return message
@@ -665,15 +621,11 @@ def _system_message(value: Any) -> Message | None:
     value = decode_value(value)
     if isinstance(value, str):
         return {"role": "system", "parts": [_text(value)]} if value.strip() else None
-    elements = (
-        value if isinstance(value, list) else [value] if isinstance(value, dict) else []
-    )
+    elements = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
     parts: list[Part] = []
     for raw in elements:
         element = decode_value(raw) if isinstance(raw, str) else raw
-        if isinstance(element, dict) and (
-            "role" in element or isinstance(element.get("parts"), list)
-        ):
+        if isinstance(element, dict) and ("role" in element or isinstance(element.get("parts"), list)):
             parts += _message_from(element, "system")["parts"]
         elif (part := _part(element)) is not None:
             parts.append(part)
@@ -712,9 +664,7 @@ def _list_to_messages(
         if lenient and isinstance(value, str):
             messages.append({"role": default_role, "parts": _parts(value)})
         elif isinstance(value, dict) and (lenient or _is_message_like(value)):
-            messages.append(
-                _message_from(value, default_role, json_content=json_content)
-            )
+            messages.append(_message_from(value, default_role, json_content=json_content))
         else:
             return None
     return messages
@@ -741,9 +691,7 @@ def _choice_messages(choices: list[Any]) -> list[Message] | None:
             message = {"role": "assistant", "parts": _parts(choice["text"])}
         else:
             continue
-        finish = normalize_finish_reason(
-            _first_of(choice, "finish_reason", "finishReason")
-        )
+        finish = normalize_finish_reason(_first_of(choice, "finish_reason", "finishReason"))
         if finish:
             message["finish_reason"] = finish
         messages.append(message)
@@ -765,9 +713,7 @@ def _envelope_system(envelope: Mapping[str, Any]) -> Message | None:
     )
 
 
-def _envelope_messages(
-    envelope: Mapping[str, Any], default_role: str
-) -> list[Message] | None:
+def _envelope_messages(envelope: Mapping[str, Any], default_role: str) -> list[Message] | None:
     """Request/response bodies that real SDKs put in `input.value`, `request_data`, ...
 
     OpenAI/Anthropic/LFR `messages`, Gemini/ADK `contents`, Responses `input`/`output`,
@@ -786,9 +732,7 @@ def _envelope_messages(
             if found is not None:
                 return _with_system(found, _envelope_system(envelope))
     requested = envelope.get("input")
-    if ("model" in envelope or "instructions" in envelope) and isinstance(
-        requested, str | list
-    ):
+    if ("model" in envelope or "instructions" in envelope) and isinstance(requested, str | list):
         found = _to_messages(requested, default_role, allow_text=True)
         if found is not None:
             return _with_system(found, _envelope_system(envelope))
@@ -808,9 +752,7 @@ def _envelope_messages(
     body = _first_of(envelope, "message", "content")
     if isinstance(body, dict) and _is_message_like(body):
         message = _message_from(body, default_role)
-        finish = normalize_finish_reason(
-            _first_of(envelope, "finish_reason", "finishReason", "stop_reason")
-        )
+        finish = normalize_finish_reason(_first_of(envelope, "finish_reason", "finishReason", "stop_reason"))
         if finish:
             message["finish_reason"] = finish
         return [message]
@@ -827,11 +769,7 @@ def _to_messages(
 ) -> list[Message] | None:
     """Messages if `value` is recognizably messages, else None (the caller keeps it raw)."""
     if isinstance(value, str):
-        return (
-            [{"role": default_role, "parts": [_text(value)]}]
-            if allow_text and value
-            else None
-        )
+        return [{"role": default_role, "parts": [_text(value)]}] if allow_text and value else None
     if isinstance(value, list):
         return _list_to_messages(
             value,
@@ -905,9 +843,7 @@ def _listify(node: Any) -> Any:
     return dict(converted)
 
 
-def _indexed_items(
-    attributes: Mapping[str, Any], prefix: str
-) -> tuple[list[Any], set[str]]:
+def _indexed_items(attributes: Mapping[str, Any], prefix: str) -> tuple[list[Any], set[str]]:
     """Rebuild `prefix.{i}.a.b` keys into a list ordered by i (PX `unflatten`).
 
     Only integer segments directly after the prefix count: `gen_ai.prompt.name` is not a
@@ -920,11 +856,7 @@ def _indexed_items(
         if not key.startswith(head):
             continue
         path = key[len(head) :].split(".", _MAX_PATH_SEGMENTS)
-        if (
-            len(path) > _MAX_PATH_SEGMENTS
-            or _index(path[0]) is None
-            or not _path_is_capped(path)
-        ):
+        if len(path) > _MAX_PATH_SEGMENTS or _index(path[0]) is None or not _path_is_capped(path):
             continue
         if _insert(tree, path, value):
             used.add(key)
@@ -936,17 +868,13 @@ def _flattened_messages(items: list[Any], default_role: str) -> list[Message] | 
     messages: list[Message] = []
     for item in items:
         if isinstance(item, dict):
-            messages.append(
-                _message_from(_unwrap(item, "message"), default_role, json_content=True)
-            )
+            messages.append(_message_from(_unwrap(item, "message"), default_role, json_content=True))
         elif isinstance(item, str):
             messages.append({"role": default_role, "parts": _parts(item)})
     return messages or None
 
 
-def _legacy_text_messages(
-    items: list[Any], wrapper: str, role: str
-) -> list[Message] | None:
+def _legacy_text_messages(items: list[Any], wrapper: str, role: str) -> list[Message] | None:
     """OI legacy completions: `llm.prompts.{i}.prompt.text` / `llm.choices.{i}.completion.text`."""
     messages: list[Message] = []
     for item in items:
@@ -976,9 +904,7 @@ def _choice_message(payload: Mapping[str, Any]) -> Message:
     if isinstance(body, dict):
         message = _message_from(body, "assistant", json_content=True, event=True)
     elif body is not None:  # Strands: `message` is the JSON content-block list itself
-        message = _message_from(
-            {"content": body}, "assistant", json_content=True, event=True
-        )
+        message = _message_from({"content": body}, "assistant", json_content=True, event=True)
     else:
         message = _message_from(payload, "assistant", json_content=True, event=True)
     finish = normalize_finish_reason(payload.get("finish_reason"))
@@ -992,11 +918,7 @@ def _semantic_kernel_messages(value: Any, role: str) -> list[Message]:
     if _absent(decoded):
         return []
     found = _to_messages(decoded, role, allow_text=True)
-    return (
-        found
-        if found is not None
-        else [{"role": role, "parts": [_text(_as_text(decoded))]}]
-    )
+    return found if found is not None else [{"role": role, "parts": [_text(_as_text(decoded))]}]
 
 
 def _event_role(name: str) -> str | None:
@@ -1024,9 +946,7 @@ def _legacy_event_messages(
         elif name == "gen_ai.content.prompt":
             inputs += _semantic_kernel_messages(payload.get("gen_ai.prompt"), "user")
         elif name == "gen_ai.content.completion":
-            outputs += _semantic_kernel_messages(
-                payload.get("gen_ai.completion"), "assistant"
-            )
+            outputs += _semantic_kernel_messages(payload.get("gen_ai.completion"), "assistant")
     return inputs or None, outputs or None
 
 
@@ -1082,9 +1002,7 @@ def _read(attributes: Mapping[str, Any], key: str) -> tuple[Any, set[str]]:
         return None, set()
     mime_key = _MIME_KEYS.get(key)
     mime = attributes.get(mime_key) if mime_key else None
-    if key in _TEXT_KEYS or (
-        isinstance(mime, str) and mime.strip().lower().startswith("text/")
-    ):
+    if key in _TEXT_KEYS or (isinstance(mime, str) and mime.strip().lower().startswith("text/")):
         value = _decode_text(raw)
     else:
         value = decode_value(raw)
@@ -1093,9 +1011,7 @@ def _read(attributes: Mapping[str, Any], key: str) -> tuple[Any, set[str]]:
     return value, {key} | ({mime_key} if mime_key and mime_key in attributes else set())
 
 
-def _read_first(
-    attributes: Mapping[str, Any], keys: Iterable[str]
-) -> tuple[Any, set[str]]:
+def _read_first(attributes: Mapping[str, Any], keys: Iterable[str]) -> tuple[Any, set[str]]:
     for key in keys:
         value, used = _read(attributes, key)
         if value is not None:
@@ -1103,15 +1019,11 @@ def _read_first(
     return None, set()
 
 
-def _free_pair(
-    span: RawSpan, llm: bool, input_keys: Iterable[str], output_keys: Iterable[str]
-) -> _Found:
+def _free_pair(span: RawSpan, llm: bool, input_keys: Iterable[str], output_keys: Iterable[str]) -> _Found:
     attributes = span.attributes
     inp, in_used = _read_first(attributes, input_keys)
     out, out_used = _read_first(attributes, output_keys)
-    return _Found(
-        _llm_view(inp, "user", llm), _llm_view(out, "assistant", llm), in_used, out_used
-    )
+    return _Found(_llm_view(inp, "user", llm), _llm_view(out, "assistant", llm), in_used, out_used)
 
 
 def _pair_rule(input_keys: tuple[str, ...], output_keys: tuple[str, ...]) -> Rule:
@@ -1141,9 +1053,7 @@ def _otel_attributes(span: RawSpan, llm: bool) -> _Found:
 
 def _otel_tool_call(span: RawSpan, llm: bool) -> _Found:
     """Rule 2, tool spans: arguments/result are type any (structured or a JSON string)."""
-    return _free_pair(
-        span, False, ("gen_ai.tool.call.arguments",), ("gen_ai.tool.call.result",)
-    )
+    return _free_pair(span, False, ("gen_ai.tool.call.arguments",), ("gen_ai.tool.call.result",))
 
 
 def _details_event(span: RawSpan, llm: bool) -> _Found:
@@ -1158,9 +1068,7 @@ def _details_event(span: RawSpan, llm: bool) -> _Found:
 
 def _legacy_events(span: RawSpan, llm: bool) -> _Found:
     """Rule 4: SC ≤1.36 message events and Semantic Kernel content events on the span."""
-    inp, out = _legacy_event_messages(
-        (event.name, event.attributes) for event in span.events
-    )
+    inp, out = _legacy_event_messages((event.name, event.attributes) for event in span.events)
     return _Found(inp, out)
 
 
@@ -1189,9 +1097,7 @@ def _openinference_prompts(
         return found, used
     whole = decode_value(attributes.get("llm.prompts"))
     if isinstance(whole, list | str) and whole:
-        found = _legacy_text_messages(
-            whole if isinstance(whole, list) else [whole], "prompt", "user"
-        )
+        found = _legacy_text_messages(whole if isinstance(whole, list) else [whole], "prompt", "user")
         if found is not None:
             return found, {"llm.prompts"}
     return None, set()
@@ -1242,9 +1148,7 @@ def _vercel_output(attributes: Mapping[str, Any], llm: bool) -> tuple[Any, set[s
     text, text_keys = _read_first(attributes, ("ai.response.text", "ai.result.text"))
     calls, call_keys = _read(attributes, "ai.response.toolCalls")
     if text is None:
-        value, used = _read_first(
-            attributes, ("ai.toolCall.result", "ai.response.object")
-        )
+        value, used = _read_first(attributes, ("ai.toolCall.result", "ai.response.object"))
         if value is not None:
             return _llm_view(value, "assistant", llm), used
     if calls is not None and (text is not None or llm):
@@ -1289,13 +1193,9 @@ def _logfire_events(span: RawSpan, llm: bool) -> _Found:
     attributes = span.attributes
     for key in ("events", "all_messages_events"):
         entries = decode_value(attributes.get(key))
-        if not isinstance(entries, list) or not any(
-            isinstance(e, dict) and "event.name" in e for e in entries
-        ):
+        if not isinstance(entries, list) or not any(isinstance(e, dict) and "event.name" in e for e in entries):
             continue
-        inp, out = _legacy_event_messages(
-            (e.get("event.name"), e) for e in entries if isinstance(e, dict)
-        )
+        inp, out = _legacy_event_messages((e.get("event.name"), e) for e in entries if isinstance(e, dict))
         if inp is not None or out is not None:
             return _Found(inp, out, {key} if inp else set(), {key} if out else set())
     return _free_pair(span, llm, ("prompt",), ())
@@ -1333,16 +1233,10 @@ _GENERIC_RULES: tuple[Rule, ...] = (
     _pair_rule(("traceloop.entity.input",), ("traceloop.entity.output",)),
     _io_value,
     _pydantic_ai,
-    _pair_rule(
-        ("tool_arguments",), ("tool_response",)
-    ),  # PAI instrumentation v2 tool spans
+    _pair_rule(("tool_arguments",), ("tool_response",)),  # PAI instrumentation v2 tool spans
     _pair_rule(("input",), ("output",)),  # Pipecat, LFR OpenAI-Agents function spans
-    _pair_rule(
-        ("gen_ai.prompt_json",), ("gen_ai.completion_json",)
-    ),  # Cloudflare AI Gateway
-    _pair_rule(
-        ("gen_ai.prompt",), ("gen_ai.completion",)
-    ),  # OTel† single blobs (Axiom, OpenRouter)
+    _pair_rule(("gen_ai.prompt_json",), ("gen_ai.completion_json",)),  # Cloudflare AI Gateway
+    _pair_rule(("gen_ai.prompt",), ("gen_ai.completion",)),  # OTel† single blobs (Axiom, OpenRouter)
 )
 
 # (rule, same-family rules that may fill a side the rule left empty)
@@ -1455,8 +1349,6 @@ def messages_from_log_events(events: list[LogEvent]) -> tuple[Any, Any]:
             inp, out, _, _ = _otel_messages(_log_payload(event))
             found.complement(_Found(inp, out))
     if not found.complete:
-        inp, out = _legacy_event_messages(
-            (_log_event_name(e), _log_payload(e)) for e in ordered
-        )
+        inp, out = _legacy_event_messages((_log_event_name(e), _log_payload(e)) for e in ordered)
         found.complement(_Found(inp, out))
     return found.input, found.output

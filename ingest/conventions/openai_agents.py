@@ -45,9 +45,7 @@ def _template(view: SpanView) -> str:
 def kind_from_logfire_template(view: SpanView) -> str | None:
     """Rule 9 (Logfire)."""
     template = _template(view)
-    return next(
-        (kind for prefix, kind in _TEMPLATE_KINDS if template.startswith(prefix)), None
-    )
+    return next((kind for prefix, kind in _TEMPLATE_KINDS if template.startswith(prefix)), None)
 
 
 def _logfire_name_if(prefix: str) -> Callable[[SpanView], str | None]:

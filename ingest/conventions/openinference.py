@@ -43,8 +43,6 @@ def kind_from_model_name(view: SpanView) -> str | None:
 def cost_prompt_plus_completion(view: SpanView) -> Decimal | None:
     """`llm.cost.prompt` + `llm.cost.completion`, the last-resort cost; either alone counts (embeddings have no completion)."""
     amounts = [
-        amount
-        for key in ("llm.cost.prompt", "llm.cost.completion")
-        if (amount := as_cost(view.get(key))) is not None
+        amount for key in ("llm.cost.prompt", "llm.cost.completion") if (amount := as_cost(view.get(key))) is not None
     ]
     return sum(amounts, Decimal(0)) if amounts else None

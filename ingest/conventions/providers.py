@@ -51,9 +51,7 @@ _BEDROCK_HOST = re.compile(r"(^|\.)bedrock(-runtime)?[.-].*amazonaws\.com$")
 # Last resort 2: the model name.
 _MODEL_PATTERNS = (
     (
-        re.compile(
-            r"^(?:[a-z]{2}\.)?(?:anthropic|amazon|meta|cohere|mistral|ai21)\.[\w.:-]+$"
-        ),
+        re.compile(r"^(?:[a-z]{2}\.)?(?:anthropic|amazon|meta|cohere|mistral|ai21)\.[\w.:-]+$"),
         "aws.bedrock",
     ),
     (re.compile(r"^(?:gpt-|chatgpt-|text-embedding-|o\d+(?:-|$))"), "openai"),
@@ -98,23 +96,13 @@ def provider_name(value: Any) -> str | None:
 
 
 def provider_from_host(value: Any) -> str | None:
-    host = (
-        (as_text(value) or "")
-        .lower()
-        .removeprefix("https://")
-        .removeprefix("http://")
-        .split("/", 1)[0]
-    )
+    host = (as_text(value) or "").lower().removeprefix("https://").removeprefix("http://").split("/", 1)[0]
     if not host:
         return None
     if _BEDROCK_HOST.search(host):
         return "aws.bedrock"
     return next(
-        (
-            name
-            for suffix, name in _HOSTS
-            if host == suffix or host.endswith("." + suffix)
-        ),
+        (name for suffix, name in _HOSTS if host == suffix or host.endswith("." + suffix)),
         None,
     )
 
@@ -126,6 +114,4 @@ def provider_from_model(value: Any) -> str | None:
     prefixed = _PREFIXED_MODEL.match(model)
     if prefixed and prefixed.group(1) in _MODEL_PREFIXES:
         return _MODEL_PREFIXES[prefixed.group(1)]
-    return next(
-        (name for pattern, name in _MODEL_PATTERNS if pattern.search(model)), None
-    )
+    return next((name for pattern, name in _MODEL_PATTERNS if pattern.search(model)), None)

@@ -100,8 +100,6 @@ def first_with_source(
     return found
 
 
-def first(
-    view: SpanView, sources: tuple[Source, ...], convert: Callable[[Any], T | None]
-) -> T | None:
+def first(view: SpanView, sources: tuple[Source, ...], convert: Callable[[Any], T | None]) -> T | None:
     found = first_with_source(view, sources, convert)
     return None if found is None else found[0]

@@ -53,11 +53,7 @@ def kind_from_span_name(view: SpanView) -> str | None:
     if name in _LLM_SPAN_NAMES:
         return SpanKind.LLM
     return next(
-        (
-            kind
-            for suffix, kind in _NAME_SUFFIXES
-            if name.endswith(suffix) and len(name) > len(suffix)
-        ),
+        (kind for suffix, kind in _NAME_SUFFIXES if name.endswith(suffix) and len(name) > len(suffix)),
         None,
     )
 

@@ -219,9 +219,7 @@ CACHE_BASIS: tuple[CacheBasis, ...] = (
     # "SHOULD include all types of input tokens, including cached tokens".
     CacheBasis(
         "otel genai contrib",
-        lambda s: s.scope.startswith(
-            ("opentelemetry.util.genai", "opentelemetry.instrumentation.genai")
-        ),
+        lambda s: s.scope.startswith(("opentelemetry.util.genai", "opentelemetry.instrumentation.genai")),
         True,
     ),
     # OI with OPENINFERENCE_ENABLE_GENAI_SEMCONV dual-emits gen_ai.* with its own (inclusive) counts.
@@ -244,9 +242,7 @@ def cache_basis(source: UsageSource) -> CacheBasis | None:
     return next((row for row in CACHE_BASIS if row.applies(source)), None)
 
 
-def exclusive_by_arithmetic(
-    input_tokens: int, cache: int, output_tokens: int | None, total: int | None
-) -> bool:
+def exclusive_by_arithmetic(input_tokens: int, cache: int, output_tokens: int | None, total: int | None) -> bool:
     """The last resort when the source is unknown.
 
     A total settles it when one is reported (input + output == total means inclusive;
@@ -354,9 +350,7 @@ def _inclusive_input(counts: _Counts, view: SpanView, provider: str) -> int | No
     includes_cache = basis.input_includes_cache if basis else None
     if includes_cache is None:
         output = counts.output[0] if counts.output else None
-        includes_cache = not exclusive_by_arithmetic(
-            input_tokens, cache, output, counts.total
-        )
+        includes_cache = not exclusive_by_arithmetic(input_tokens, cache, output, counts.total)
     return input_tokens if includes_cache else _bounded(input_tokens + cache)
 
 

@@ -99,16 +99,12 @@ def _provider_id(view: SpanView) -> str:
 def excludes_cache_natively(view: SpanView) -> bool:
     """Anthropic (direct, Bedrock, Vertex) and Bedrock Converse count input without cache."""
     provider_id = _provider_id(view)
-    return "anthropic" in provider_id or provider_id.startswith(
-        ("amazon-bedrock", "bedrock")
-    )
+    return "anthropic" in provider_id or provider_id.startswith(("amazon-bedrock", "bedrock"))
 
 
 def includes_cache_natively(view: SpanView) -> bool:
     """OpenAI-shaped `prompt_tokens` and Gemini `promptTokenCount` include the cached part."""
-    return _provider_id(view).startswith(
-        ("openai", "azure", "google", "xai", "deepseek")
-    )
+    return _provider_id(view).startswith(("openai", "azure", "google", "xai", "deepseek"))
 
 
 def is_v6(view: SpanView) -> bool:

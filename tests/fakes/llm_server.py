@@ -63,9 +63,7 @@ class Turn:
     model: str
     n_items: int
     last_user_text: str
-    tool_result: (
-        str | None
-    )  # content of the trailing tool result, if the request ends with one
+    tool_result: str | None  # content of the trailing tool result, if the request ends with one
     tool_names: list[str]
     first_tool_param: str
 
@@ -98,9 +96,7 @@ class ReceivedRequest:
     reply: Reply | None = None
 
 
-def weather_script(
-    turn: Turn, seq: int, *, default_text: str = "Hello from the fake LLM."
-) -> Reply:
+def weather_script(turn: Turn, seq: int, *, default_text: str = "Hello from the fake LLM.") -> Reply:
     if turn.tool_result is not None:
         return Reply(text=f"Here is what I found: {turn.tool_result}")
     if turn.tool_names and "weather" in turn.last_user_text.lower():
@@ -161,9 +157,7 @@ class FakeLLMServer:
         self.requests: list[ReceivedRequest] = []
         self._lock = threading.Lock()
         self._seq = 0
-        self._script: Script = script or (
-            lambda turn, seq: weather_script(turn, seq, default_text=default_text)
-        )
+        self._script: Script = script or (lambda turn, seq: weather_script(turn, seq, default_text=default_text))
         self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -174,9 +168,7 @@ class FakeLLMServer:
         return f"http://{host!s}:{port}"
 
     def start(self) -> FakeLLMServer:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="fake-llm", daemon=True
-        )
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-llm", daemon=True)
         self._thread.start()
         return self
 
@@ -250,23 +242,15 @@ def _chat_turn(body: JSON) -> Turn:
         model=str(body.get("model", "")),
         n_items=len(messages),
         last_user_text=_text_of(users[-1].get("content")) if users else "",
-        tool_result=_text_of(last.get("content"))
-        if last.get("role") in ("tool", "function")
-        else None,
+        tool_result=_text_of(last.get("content")) if last.get("role") in ("tool", "function") else None,
         tool_names=[str(f.get("name")) for f in functions],
-        first_tool_param=_first_param(functions[0].get("parameters"))
-        if functions
-        else "city",
+        first_tool_param=_first_param(functions[0].get("parameters")) if functions else "city",
     )
 
 
 def _responses_turn(body: JSON) -> Turn:
     raw_input = body.get("input") or []
-    items: list[JSON] = (
-        [{"role": "user", "content": raw_input}]
-        if isinstance(raw_input, str)
-        else raw_input
-    )
+    items: list[JSON] = [{"role": "user", "content": raw_input}] if isinstance(raw_input, str) else raw_input
     tools = [t for t in body.get("tools") or [] if t.get("type") == "function"]
     users = [i for i in items if i.get("role") == "user"]
     last = items[-1] if items else {}
@@ -275,9 +259,7 @@ def _responses_turn(body: JSON) -> Turn:
         model=str(body.get("model", "")),
         n_items=len(items) + (1 if body.get("instructions") else 0),
         last_user_text=_text_of(users[-1].get("content")) if users else "",
-        tool_result=_text_of(last.get("output"))
-        if last.get("type") == "function_call_output"
-        else None,
+        tool_result=_text_of(last.get("output")) if last.get("type") == "function_call_output" else None,
         tool_names=[str(t.get("name")) for t in tools],
         first_tool_param=_first_param(tools[0].get("parameters")) if tools else "city",
     )
@@ -293,17 +275,13 @@ def _anthropic_turn(body: JSON) -> Turn:
             continue
         content = message.get("content")
         blocks = content if isinstance(content, list) else []
-        results = [
-            b for b in blocks if isinstance(b, dict) and b.get("type") == "tool_result"
-        ]
+        results = [b for b in blocks if isinstance(b, dict) and b.get("type") == "tool_result"]
         if not results:
             last_user_text = _text_of(content)
     if messages and messages[-1].get("role") == "user":
         content = messages[-1].get("content")
         blocks = content if isinstance(content, list) else []
-        results = [
-            b for b in blocks if isinstance(b, dict) and b.get("type") == "tool_result"
-        ]
+        results = [b for b in blocks if isinstance(b, dict) and b.get("type") == "tool_result"]
         if results:
             tool_result = _text_of(results[-1].get("content"))
     return Turn(
@@ -313,9 +291,7 @@ def _anthropic_turn(body: JSON) -> Turn:
         last_user_text=last_user_text,
         tool_result=tool_result,
         tool_names=[str(t.get("name")) for t in tools],
-        first_tool_param=_first_param(tools[0].get("input_schema"))
-        if tools
-        else "city",
+        first_tool_param=_first_param(tools[0].get("input_schema")) if tools else "city",
     )
 
 
@@ -353,9 +329,7 @@ def _chat_tool_call(call: ToolCall) -> JSON:
     }
 
 
-def _chat_chunks(
-    turn: Turn, reply: Reply, seq: int, usage: JSON, *, include_usage: bool
-) -> Iterator[JSON]:
+def _chat_chunks(turn: Turn, reply: Reply, seq: int, usage: JSON, *, include_usage: bool) -> Iterator[JSON]:
     base = {
         "id": f"chatcmpl-fake{seq:04d}",
         "object": "chat.completion.chunk",
@@ -371,13 +345,9 @@ def _chat_chunks(
             "logprobs": None,
             "finish_reason": finish_reason,
         }
-        return {**base, "choices": [choice]} | (
-            {"usage": None} if include_usage else {}
-        )
+        return {**base, "choices": [choice]} | ({"usage": None} if include_usage else {})
 
-    yield chunk(
-        {"role": "assistant", "content": "" if reply.text is not None else None}
-    )
+    yield chunk({"role": "assistant", "content": "" if reply.text is not None else None})
     if reply.tool_call:
         call = reply.tool_call
         head = {
@@ -388,9 +358,7 @@ def _chat_chunks(
         }
         yield chunk({"tool_calls": [head]})
         for piece in _split(json.dumps(call.arguments)):
-            yield chunk(
-                {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
-            )
+            yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
         yield chunk({}, "tool_calls")
     else:
         for piece in _split(reply.text or ""):
@@ -431,9 +399,7 @@ def _response_output(reply: Reply, seq: int) -> list[JSON]:
     ]
 
 
-def _response(
-    body: JSON, turn: Turn, reply: Reply, seq: int, usage: JSON | None, status: str
-) -> JSON:
+def _response(body: JSON, turn: Turn, reply: Reply, seq: int, usage: JSON | None, status: str) -> JSON:
     return {
         "id": f"resp_fake{seq:04d}",
         "object": "response",
@@ -460,9 +426,7 @@ def _response(
     }
 
 
-def _response_events(
-    body: JSON, turn: Turn, reply: Reply, seq: int, usage: JSON
-) -> Iterator[JSON]:
+def _response_events(body: JSON, turn: Turn, reply: Reply, seq: int, usage: JSON) -> Iterator[JSON]:
     yield {
         "type": "response.created",
         "response": _response(body, turn, reply, seq, None, "in_progress"),
@@ -569,9 +533,7 @@ def _anthropic_message(turn: Turn, reply: Reply, seq: int, usage: JSON) -> JSON:
     }
 
 
-def _anthropic_events(
-    turn: Turn, reply: Reply, seq: int, usage: JSON
-) -> Iterator[tuple[str, JSON]]:
+def _anthropic_events(turn: Turn, reply: Reply, seq: int, usage: JSON) -> Iterator[tuple[str, JSON]]:
     start = _anthropic_message(turn, reply, seq, {**usage, "output_tokens": 1})
     yield (
         "message_start",
@@ -635,9 +597,7 @@ def _embeddings(body: JSON) -> tuple[JSON, JSON]:
         vector = [round(((len(str(item)) + i) % 7) / 7, 4) for i in range(8)]
         embedding: Any = vector
         if body.get("encoding_format") == "base64":
-            embedding = base64.b64encode(
-                struct.pack(f"<{len(vector)}f", *vector)
-            ).decode()
+            embedding = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
         data.append({"object": "embedding", "index": index, "embedding": embedding})
     return {
         "object": "list",
@@ -652,15 +612,9 @@ def _split(text: str, size: int = 12) -> list[str]:
 
 
 def _error(api: str, model: str) -> tuple[int, JSON]:
-    status = (
-        HTTPStatus.INTERNAL_SERVER_ERROR if "500" in model else HTTPStatus.BAD_REQUEST
-    )
+    status = HTTPStatus.INTERNAL_SERVER_ERROR if "500" in model else HTTPStatus.BAD_REQUEST
     if api == "anthropic":
-        kind = (
-            "api_error"
-            if status == HTTPStatus.INTERNAL_SERVER_ERROR
-            else "invalid_request_error"
-        )
+        kind = "api_error" if status == HTTPStatus.INTERNAL_SERVER_ERROR else "invalid_request_error"
         return status, {
             "type": "error",
             "error": {"type": kind, "message": f"model: {model} is not available"},
@@ -727,9 +681,7 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 "/responses": _responses_turn,
                 "/messages": _anthropic_turn,
             }
-            parser = next(
-                (p for suffix, p in parsers.items() if path.endswith(suffix)), None
-            )
+            parser = next((p for suffix, p in parsers.items() if path.endswith(suffix)), None)
             if parser is None:
                 request.status = HTTPStatus.NOT_FOUND
                 self._send_json(
@@ -753,28 +705,18 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             request.status, request.usage, request.reply = HTTPStatus.OK, usage, reply
             if turn.api == "chat":
                 if request.stream:
-                    include_usage = bool(
-                        (body.get("stream_options") or {}).get("include_usage")
-                    )
+                    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
                     if not include_usage:
                         request.usage = None
                     self._send_sse(
-                        (None, c)
-                        for c in _chat_chunks(
-                            turn, reply, seq, usage, include_usage=include_usage
-                        )
+                        (None, c) for c in _chat_chunks(turn, reply, seq, usage, include_usage=include_usage)
                     )
                 else:
-                    self._send_json(
-                        HTTPStatus.OK, _chat_completion(turn, reply, seq, usage)
-                    )
+                    self._send_json(HTTPStatus.OK, _chat_completion(turn, reply, seq, usage))
             elif turn.api == "responses":
                 if request.stream:
                     events = _response_events(body, turn, reply, seq, usage)
-                    self._send_sse(
-                        (e["type"], {**e, "sequence_number": i})
-                        for i, e in enumerate(events)
-                    )
+                    self._send_sse((e["type"], {**e, "sequence_number": i}) for i, e in enumerate(events))
                 else:
                     self._send_json(
                         HTTPStatus.OK,
@@ -783,9 +725,7 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             elif request.stream:
                 self._send_sse(_anthropic_events(turn, reply, seq, usage), done=False)
             else:
-                self._send_json(
-                    HTTPStatus.OK, _anthropic_message(turn, reply, seq, usage)
-                )
+                self._send_json(HTTPStatus.OK, _anthropic_message(turn, reply, seq, usage))
 
         def _embeddings(self, request: ReceivedRequest, body: JSON) -> None:
             model = str(body.get("model", ""))
@@ -806,9 +746,7 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _send_sse(
-            self, events: Iterator[tuple[str | None, JSON]], *, done: bool = True
-        ) -> None:
+        def _send_sse(self, events: Iterator[tuple[str | None, JSON]], *, done: bool = True) -> None:
             lines = []
             for name, payload in events:
                 if name:

@@ -108,9 +108,7 @@ class RestIngestTests(TestCase):
 
     def test_bad_key_is_401(self):
         assert self.post(batch(), key="al_wrong").status_code == 401
-        assert self.client.post(
-            "/api/v1/ingest", batch(), content_type="application/json"
-        ).status_code in (401, 403)
+        assert self.client.post("/api/v1/ingest", batch(), content_type="application/json").status_code in (401, 403)
 
     def test_schema_documents_the_endpoint(self):
         schema = self.client.get("/api/schema/?format=json")

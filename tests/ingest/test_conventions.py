@@ -56,9 +56,7 @@ def make_span(
     )
 
 
-def norm(
-    name: str = "span", attributes: dict[str, Any] | None = None, **kwargs: Any
-) -> SpanFields:
+def norm(name: str = "span", attributes: dict[str, Any] | None = None, **kwargs: Any) -> SpanFields:
     return normalize(make_span(name, attributes, **kwargs))
 
 
@@ -142,9 +140,7 @@ KIND_CASES = [
     ],
     # Rule 2: openinference.span.kind, any case; UNKNOWN continues.
     *[
-        KindCase(
-            f"r2-{value}", {"openinference.span.kind": value}, kind, "openinference"
-        )
+        KindCase(f"r2-{value}", {"openinference.span.kind": value}, kind, "openinference")
         for value, kind in [
             ("LLM", SpanKind.LLM),
             ("llm", SpanKind.LLM),
@@ -213,9 +209,7 @@ KIND_CASES = [
         "unknown",
     ),
     *[
-        KindCase(
-            f"r4-request-type-{value}", {"llm.request.type": value}, kind, "traceloop"
-        )
+        KindCase(f"r4-request-type-{value}", {"llm.request.type": value}, kind, "traceloop")
         for value, kind in [
             ("chat", SpanKind.LLM),
             ("completion", SpanKind.LLM),
@@ -344,9 +338,7 @@ KIND_CASES = [
         name="function_tool",
         scope="livekit-agents",
     ),
-    KindCase(
-        "r9-livekit-needs-scope", {}, SpanKind.SPAN, "unknown", name="function_tool"
-    ),
+    KindCase("r9-livekit-needs-scope", {}, SpanKind.SPAN, "unknown", name="function_tool"),
     KindCase(
         "r9-adk-call-llm",
         {"gen_ai.system": "gcp.vertex.agent"},
@@ -517,9 +509,7 @@ KIND_CASES = [
         "otel_genai",
     ),
     # Rule 12.
-    KindCase(
-        "r12-nothing", {"http.method": "GET"}, SpanKind.SPAN, "unknown", name="GET /api"
-    ),
+    KindCase("r12-nothing", {"http.method": "GET"}, SpanKind.SPAN, "unknown", name="GET /api"),
     # Order between rules.
     KindCase(
         "order-langfuse-before-openinference",
@@ -544,9 +534,7 @@ KIND_CASES = [
 
 @pytest.mark.parametrize("case", KIND_CASES, ids=[case.id for case in KIND_CASES])
 def test_kind_rules(case: KindCase) -> None:
-    fields = norm(
-        case.name, case.attributes, scope=case.scope, scope_version=case.scope_version
-    )
+    fields = norm(case.name, case.attributes, scope=case.scope, scope_version=case.scope_version)
     assert (fields.kind, fields.convention) == (case.kind, case.convention)
 
 
@@ -566,9 +554,7 @@ class TestAntiRules:
         assert fields.agent_name == "weather_agent"
 
     def test_agent_name_alone_is_not_an_agent(self) -> None:
-        fields = norm(
-            "process_order", {"gen_ai.agent.name": "orders"}, scope="traceloop.tracer"
-        )
+        fields = norm("process_order", {"gen_ai.agent.name": "orders"}, scope="traceloop.tracer")
         assert fields.kind == SpanKind.SPAN
         assert fields.agent_name == "orders"
 
@@ -586,18 +572,13 @@ class TestAntiRules:
         assert fields.convention == "traceloop"
 
     def test_provider_name_alone_is_not_llm(self) -> None:
-        assert (
-            norm("Triage → Billing", {"gen_ai.provider.name": "openai"}).kind
-            == SpanKind.SPAN
-        )
+        assert norm("Triage → Billing", {"gen_ai.provider.name": "openai"}).kind == SpanKind.SPAN
 
     def test_otlp_client_kind_alone_decides_nothing(self) -> None:
         assert norm("POST", {}, kind=3).kind == SpanKind.SPAN
 
     def test_langgraph_node_named_agent_is_not_an_agent_name(self) -> None:
-        fields = norm(
-            "agent", {"openinference.span.kind": "CHAIN", "graph.node.id": "agent"}
-        )
+        fields = norm("agent", {"openinference.span.kind": "CHAIN", "graph.node.id": "agent"})
         assert fields.kind == SpanKind.CHAIN
         assert fields.agent_name == ""
 
@@ -641,9 +622,7 @@ ROWS = [
     Row(
         "run_name",
         [
-            Carrier(
-                "langfuse.trace.name", {"langfuse.trace.name": "checkout"}, "checkout"
-            ),
+            Carrier("langfuse.trace.name", {"langfuse.trace.name": "checkout"}, "checkout"),
             Carrier(
                 "gen_ai.workflow.name",
                 {"gen_ai.workflow.name": "onboarding"},
@@ -654,9 +633,7 @@ ROWS = [
                 {"traceloop.workflow.name": "joke_generator"},
                 "joke_generator",
             ),
-            Carrier(
-                "oi-trace.name", {"trace.name": "Agent workflow"}, "Agent workflow"
-            ),
+            Carrier("oi-trace.name", {"trace.name": "Agent workflow"}, "Agent workflow"),
             Carrier(
                 "logfire-trace-name",
                 {
@@ -670,9 +647,7 @@ ROWS = [
     Row(
         "display_name",
         [
-            Carrier(
-                "gen_ai.tool.name", {"gen_ai.tool.name": "get_weather"}, "get_weather"
-            ),
+            Carrier("gen_ai.tool.name", {"gen_ai.tool.name": "get_weather"}, "get_weather"),
             Carrier("genkit:name", {"genkit:name": "menuSuggestion"}, "menuSuggestion"),
             Carrier("logfire.msg", {"logfire.msg": "chat gpt-4o"}, "chat gpt-4o"),
             Carrier("ai.toolCall.name", {"ai.toolCall.name": "weather"}, "weather"),
@@ -704,11 +679,7 @@ ROWS = [
             ),
             Carrier(
                 "trace-metadata-json",
-                {
-                    "langfuse.trace.metadata": json.dumps(
-                        {"langfuse_session_id": "trace-s", "team": "a"}
-                    )
-                },
+                {"langfuse.trace.metadata": json.dumps({"langfuse_session_id": "trace-s", "team": "a"})},
                 "trace-s",
             ),
             Carrier(
@@ -771,9 +742,7 @@ ROWS = [
     Row(
         "environment",
         [
-            Carrier(
-                "langfuse.environment", {"langfuse.environment": "staging"}, "staging"
-            ),
+            Carrier("langfuse.environment", {"langfuse.environment": "staging"}, "staging"),
             Carrier(
                 "deployment.environment.name",
                 {"deployment.environment.name": "production"},
@@ -839,9 +808,7 @@ ROWS = [
         "operation",
         [
             Carrier("gen_ai.operation.name", {"gen_ai.operation.name": "chat"}, "chat"),
-            Carrier(
-                "llm.request.type", {"llm.request.type": "completion"}, "completion"
-            ),
+            Carrier("llm.request.type", {"llm.request.type": "completion"}, "completion"),
             Carrier(
                 "ai.operationId",
                 {"ai.operationId": "ai.generateText.doGenerate"},
@@ -865,9 +832,7 @@ ROWS = [
             Carrier("gen_ai.system", {"gen_ai.system": "anthropic"}, "anthropic"),
             Carrier("llm.provider", {"llm.provider": "azure"}, "azure"),
             Carrier("llm.system", {"llm.system": "openai"}, "openai"),
-            Carrier(
-                "ai.model.provider", {"ai.model.provider": "mistral.chat"}, "mistral"
-            ),
+            Carrier("ai.model.provider", {"ai.model.provider": "mistral.chat"}, "mistral"),
             Carrier(
                 "gen_ai.model.provider",
                 {"gen_ai.model.provider": "workers-ai"},
@@ -884,9 +849,7 @@ ROWS = [
     Row(
         "request_model",
         [
-            Carrier(
-                "gen_ai.request.model", {"gen_ai.request.model": "gpt-4o"}, "gpt-4o"
-            ),
+            Carrier("gen_ai.request.model", {"gen_ai.request.model": "gpt-4o"}, "gpt-4o"),
             Carrier(
                 "llm.request.model_name",
                 {"llm.request.model_name": "gpt-4.1"},
@@ -942,9 +905,7 @@ ROWS = [
                 {"llm.response.model": "gpt-3.5-turbo-0125"},
                 "gpt-3.5-turbo-0125",
             ),
-            Carrier(
-                "falls-back-to-requested", {"gen_ai.request.model": "gpt-4o"}, "gpt-4o"
-            ),
+            Carrier("falls-back-to-requested", {"gen_ai.request.model": "gpt-4o"}, "gpt-4o"),
         ],
     ),
     Row(
@@ -971,22 +932,16 @@ ROWS = [
     Row(
         "response_id",
         [
-            Carrier(
-                "gen_ai.response.id", {"gen_ai.response.id": "chatcmpl-9"}, "chatcmpl-9"
-            ),
+            Carrier("gen_ai.response.id", {"gen_ai.response.id": "chatcmpl-9"}, "chatcmpl-9"),
             Carrier("ai.response.id", {"ai.response.id": "resp_67"}, "resp_67"),
         ],
     ),
     Row(
         "tool_name",
         [
-            Carrier(
-                "gen_ai.tool.name", {"gen_ai.tool.name": "get_weather"}, "get_weather"
-            ),
+            Carrier("gen_ai.tool.name", {"gen_ai.tool.name": "get_weather"}, "get_weather"),
             Carrier("tool.name", {"tool.name": "search"}, "search"),
-            Carrier(
-                "ai.toolCall.name", {"ai.toolCall.name": "calculator"}, "calculator"
-            ),
+            Carrier("ai.toolCall.name", {"ai.toolCall.name": "calculator"}, "calculator"),
             Carrier(
                 "tl-entity-of-tool",
                 {"traceloop.span.kind": "tool", "traceloop.entity.name": "lookup"},
@@ -997,9 +952,7 @@ ROWS = [
                 {"logfire.msg_template": "Function: {name}", "name": "refund"},
                 "refund",
             ),
-            Carrier(
-                "execute_tool-name", {}, "book_flight", name="execute_tool book_flight"
-            ),
+            Carrier("execute_tool-name", {}, "book_flight", name="execute_tool book_flight"),
             Carrier("tl-tool-name", {}, "translate", name="translate.tool"),
             Carrier("mcp-tools-call", {}, "read_file", name="tools/call read_file"),
             Carrier(
@@ -1013,9 +966,7 @@ ROWS = [
     Row(
         "tool_call_id",
         [
-            Carrier(
-                "gen_ai.tool.call.id", {"gen_ai.tool.call.id": "call_Jb6u"}, "call_Jb6u"
-            ),
+            Carrier("gen_ai.tool.call.id", {"gen_ai.tool.call.id": "call_Jb6u"}, "call_Jb6u"),
             Carrier("tool.id", {"tool.id": "toolu_01"}, "toolu_01"),
             Carrier("ai.toolCall.id", {"ai.toolCall.id": "call_vai"}, "call_vai"),
         ],
@@ -1034,9 +985,7 @@ ROWS = [
                 {"gen_ai.tool.call.arguments": '{"city": "Paris"}'},
                 {"city": "Paris"},
             ),
-            Carrier(
-                "input.value", {"input.value": '{"q": "refunds"}'}, {"q": "refunds"}
-            ),
+            Carrier("input.value", {"input.value": '{"q": "refunds"}'}, {"q": "refunds"}),
             Carrier("tool_arguments", {"tool_arguments": '{"n": 2}'}, {"n": 2}),
             Carrier(
                 "ai.toolCall.args",
@@ -1079,19 +1028,11 @@ ROWS = [
             ),
             Carrier("output.value", {"output.value": "sunny"}, "sunny"),
             Carrier("tool_response", {"tool_response": "4"}, 4),
-            Carrier(
-                "ai.toolCall.result", {"ai.toolCall.result": '{"sum": 3}'}, {"sum": 3}
-            ),
-            Carrier(
-                "traceloop.entity.output", {"traceloop.entity.output": '"done"'}, "done"
-            ),
-            Carrier(
-                "adk", {"gcp.vertex.agent.tool_response": '{"ok": true}'}, {"ok": True}
-            ),
+            Carrier("ai.toolCall.result", {"ai.toolCall.result": '{"sum": 3}'}, {"sum": 3}),
+            Carrier("traceloop.entity.output", {"traceloop.entity.output": '"done"'}, "done"),
+            Carrier("adk", {"gcp.vertex.agent.tool_response": '{"ok": true}'}, {"ok": True}),
             Carrier("logfire-output", {"output": "refunded"}, "refunded"),
-            Carrier(
-                "mcp.response.value", {"mcp.response.value": "file body"}, "file body"
-            ),
+            Carrier("mcp.response.value", {"mcp.response.value": "file body"}, "file body"),
             Carrier("axiom", {"gen_ai.tool.message": "ax"}, "ax"),
         ],
         base=TOOL_BASE,
@@ -1100,9 +1041,7 @@ ROWS = [
         "input_tokens",
         [
             Carrier("gen_ai.usage.input_tokens", {"gen_ai.usage.input_tokens": 11}, 11),
-            Carrier(
-                "gen_ai.usage.prompt_tokens", {"gen_ai.usage.prompt_tokens": 12}, 12
-            ),
+            Carrier("gen_ai.usage.prompt_tokens", {"gen_ai.usage.prompt_tokens": 12}, 12),
             Carrier("llm.token_count.prompt", {"llm.token_count.prompt": 13}, 13),
             Carrier("ai.usage.inputTokens", {"ai.usage.inputTokens": 14}, 14),
             Carrier("ai.usage.promptTokens", {"ai.usage.promptTokens": 15}, 15),
@@ -1116,17 +1055,13 @@ ROWS = [
     Row(
         "output_tokens",
         [
-            Carrier(
-                "gen_ai.usage.output_tokens", {"gen_ai.usage.output_tokens": 21}, 21
-            ),
+            Carrier("gen_ai.usage.output_tokens", {"gen_ai.usage.output_tokens": 21}, 21),
             Carrier(
                 "gen_ai.usage.completion_tokens",
                 {"gen_ai.usage.completion_tokens": 22},
                 22,
             ),
-            Carrier(
-                "llm.token_count.completion", {"llm.token_count.completion": 23}, 23
-            ),
+            Carrier("llm.token_count.completion", {"llm.token_count.completion": 23}, 23),
             Carrier("ai.usage.outputTokens", {"ai.usage.outputTokens": 24}, 24),
             Carrier("ai.usage.completionTokens", {"ai.usage.completionTokens": 25}, 25),
             Carrier(
@@ -1153,9 +1088,7 @@ ROWS = [
             Carrier("vai-v6", {"ai.usage.inputTokenDetails.cacheReadTokens": 38}, 38),
             Carrier(
                 "vai-provider-metadata",
-                {
-                    "ai.response.providerMetadata": '{"anthropic": {"cacheReadInputTokens": 39}}'
-                },
+                {"ai.response.providerMetadata": '{"anthropic": {"cacheReadInputTokens": 39}}'},
                 39,
             ),
             Carrier(
@@ -1165,9 +1098,7 @@ ROWS = [
             ),
             Carrier(
                 "adk",
-                {
-                    "gcp.vertex.agent.llm_response.usage_metadata.cached_content_token_count": 41
-                },
+                {"gcp.vertex.agent.llm_response.usage_metadata.cached_content_token_count": 41},
                 41,
             ),
             Carrier(
@@ -1177,9 +1108,7 @@ ROWS = [
             ),
             Carrier(
                 "lf-cache_read_input_tokens",
-                {
-                    "langfuse.observation.usage_details": '{"cache_read_input_tokens": 43}'
-                },
+                {"langfuse.observation.usage_details": '{"cache_read_input_tokens": 43}'},
                 43,
             ),
         ],
@@ -1188,9 +1117,7 @@ ROWS = [
         "cache_write_tokens",
         [
             Carrier("otel", {"gen_ai.usage.cache_creation.input_tokens": 51}, 51),
-            Carrier(
-                "otel-cache_write", {"gen_ai.usage.cache_write.input_tokens": 52}, 52
-            ),
+            Carrier("otel-cache_write", {"gen_ai.usage.cache_write.input_tokens": 52}, 52),
             Carrier("tl-legacy", {"gen_ai.usage.cache_creation_input_tokens": 53}, 53),
             Carrier("strands", {"gen_ai.usage.cache_write_input_tokens": 54}, 54),
             Carrier("pai-details", {"gen_ai.usage.details.cache_write_tokens": 55}, 55),
@@ -1203,9 +1130,7 @@ ROWS = [
             Carrier("vai-v6", {"ai.usage.inputTokenDetails.cacheWriteTokens": 58}, 58),
             Carrier(
                 "vai-provider-metadata",
-                {
-                    "ai.response.providerMetadata": '{"anthropic": {"cacheCreationInputTokens": 59}}'
-                },
+                {"ai.response.providerMetadata": '{"anthropic": {"cacheCreationInputTokens": 59}}'},
                 59,
             ),
             Carrier(
@@ -1220,9 +1145,7 @@ ROWS = [
             ),
             Carrier(
                 "lf-cache_creation_input_tokens",
-                {
-                    "langfuse.observation.usage_details": '{"cache_creation_input_tokens": 62}'
-                },
+                {"langfuse.observation.usage_details": '{"cache_creation_input_tokens": 62}'},
                 62,
             ),
         ],
@@ -1241,9 +1164,7 @@ ROWS = [
             Carrier("vai-v6", {"ai.usage.outputTokenDetails.reasoningTokens": 79}, 79),
             Carrier(
                 "lf",
-                {
-                    "langfuse.observation.usage_details": '{"output_reasoning_tokens": 80}'
-                },
+                {"langfuse.observation.usage_details": '{"output_reasoning_tokens": 80}'},
                 80,
             ),
         ],
@@ -1253,18 +1174,12 @@ ROWS = [
         [
             Carrier(
                 "langfuse-cost_details-total",
-                {
-                    "langfuse.observation.cost_details": '{"input": 0.001, "output": 0.002, "total": 0.0031}'
-                },
+                {"langfuse.observation.cost_details": '{"input": 0.001, "output": 0.002, "total": 0.0031}'},
                 Decimal("0.0031"),
             ),
-            Carrier(
-                "gen_ai.usage.cost", {"gen_ai.usage.cost": 0.0042}, Decimal("0.0042")
-            ),
+            Carrier("gen_ai.usage.cost", {"gen_ai.usage.cost": 0.0042}, Decimal("0.0042")),
             Carrier("llm.cost.total", {"llm.cost.total": "0.0053"}, Decimal("0.0053")),
-            Carrier(
-                "operation.cost", {"operation.cost": 0.000645}, Decimal("0.000645")
-            ),
+            Carrier("operation.cost", {"operation.cost": 0.000645}, Decimal("0.000645")),
             Carrier(
                 "llm.cost.prompt+completion",
                 {"llm.cost.prompt": 0.0001, "llm.cost.completion": 0.0002},
@@ -1280,9 +1195,7 @@ ROW_CASES = [(row, index) for row in ROWS for index in range(len(row.carriers))]
 @pytest.mark.parametrize(
     ("row", "index"),
     ROW_CASES,
-    ids=[
-        f"{row.attribute}-{index}-{row.carriers[index].id}" for row, index in ROW_CASES
-    ],
+    ids=[f"{row.attribute}-{index}-{row.carriers[index].id}" for row, index in ROW_CASES],
 )
 def test_master_table_priority(row: Row, index: int) -> None:
     """Each carrier wins over every carrier below it in its row, and is found alone at the bottom."""
@@ -1297,12 +1210,8 @@ class TestIdentity:
             "langfuse.environment": "from-resource",
             "deployment.environment.name": "prod-resource",
         }
-        fields = norm(
-            "s", {"deployment.environment.name": "prod-span"}, resource=resource
-        )
-        assert (
-            fields.environment == "from-resource"
-        )  # key order first, then span before resource
+        fields = norm("s", {"deployment.environment.name": "prod-span"}, resource=resource)
+        assert fields.environment == "from-resource"  # key order first, then span before resource
 
     def test_failed_openinference_call_takes_its_model_from_invocation_parameters(
         self,
@@ -1317,10 +1226,7 @@ class TestIdentity:
     def test_user_id_from_openinference_metadata_json_as_last_resort(self) -> None:
         metadata = json.dumps({"user_id": "user-42", "langgraph_node": "agent"})
         assert norm("agent", {"metadata": metadata}).user_id == "user-42"
-        assert (
-            norm("agent", {"metadata": metadata, "user.id": "explicit"}).user_id
-            == "explicit"
-        )
+        assert norm("agent", {"metadata": metadata, "user.id": "explicit"}).user_id == "explicit"
 
     def test_environment_from_resource(self) -> None:
         fields = norm("s", {}, resource={"deployment.environment.name": "production"})
@@ -1458,14 +1364,9 @@ class TestProvider:
 
 class TestFinishReason:
     def test_json_array_string(self) -> None:
-        assert (
-            norm("s", {"gen_ai.response.finish_reasons": '["length"]'}).finish_reason
-            == "length"
-        )
+        assert norm("s", {"gen_ai.response.finish_reasons": '["length"]'}).finish_reason == "length"
 
-    def test_falls_back_to_output_messages(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    def test_falls_back_to_output_messages(self, monkeypatch: pytest.MonkeyPatch) -> None:
         output = [
             {
                 "role": "assistant",
@@ -1508,9 +1409,7 @@ class TestTools:
         assert (fields.tool_arguments, fields.tool_result) == ({"a": [1, 2]}, [1])
 
     def test_truncated_json_is_kept_as_text(self) -> None:
-        fields = norm(
-            "execute_tool t", {"gen_ai.tool.call.result": '{"rows": [1, 2, 3'}
-        )
+        fields = norm("execute_tool t", {"gen_ai.tool.call.result": '{"rows": [1, 2, 3'})
         assert fields.tool_result == '{"rows": [1, 2, 3'
 
     def test_tool_parameters_schema_loses_to_real_arguments(self) -> None:
@@ -1585,9 +1484,7 @@ class TestAgents:
             "template-only",
         ],
     )
-    def test_agent_from_names(
-        self, name: str, attributes: dict[str, Any], expected: str
-    ) -> None:
+    def test_agent_from_names(self, name: str, attributes: dict[str, Any], expected: str) -> None:
         assert norm(name, attributes).agent_name == expected
 
     def test_graph_node_id_only_on_agent_spans(self) -> None:
@@ -1673,9 +1570,7 @@ CACHE_CASES = [
             "gen_ai.usage.input_tokens": 12,
             "ai.usage.inputTokens": 12,
             "ai.usage.cachedInputTokens": 6209,
-            "ai.response.providerMetadata": json.dumps(
-                {"anthropic": {"cacheCreationInputTokens": 100}}
-            ),
+            "ai.response.providerMetadata": json.dumps({"anthropic": {"cacheCreationInputTokens": 100}}),
         },
         "ai",
         12 + 6209 + 100,
@@ -1903,9 +1798,7 @@ def test_cache_basis_rows(case: CacheCase) -> None:
 def test_cache_basis_case_hits_its_row(case: CacheCase) -> None:
     view = SpanView(make_span(case.name, case.attributes, scope=case.scope))
     fields = normalize(make_span(case.name, case.attributes, scope=case.scope))
-    source = usage.UsageSource(
-        _input_family(case.attributes), view.scope, fields.provider, view
-    )
+    source = usage.UsageSource(_input_family(case.attributes), view.scope, fields.provider, view)
     basis = usage.cache_basis(source)
     assert basis is not None
     assert basis.name == case.row
@@ -1913,9 +1806,7 @@ def test_cache_basis_case_hits_its_row(case: CacheCase) -> None:
 
 def _input_family(attributes: dict[str, Any]) -> usage.Family:
     """The family of the input key normalize() picks: the first of INPUT_TOKENS on the span."""
-    keys = [
-        key for key in usage.INPUT_TOKENS if isinstance(key, str) and key in attributes
-    ]
+    keys = [key for key in usage.INPUT_TOKENS if isinstance(key, str) and key in attributes]
     return usage.family_of(keys[0]) if keys else usage.Family.LANGFUSE
 
 
@@ -1971,10 +1862,7 @@ class TestCacheArithmetic:
         total: int | None,
         exclusive: bool,
     ) -> None:
-        assert (
-            usage.exclusive_by_arithmetic(input_tokens, cache, output, total)
-            is exclusive
-        )
+        assert usage.exclusive_by_arithmetic(input_tokens, cache, output, total) is exclusive
 
     def test_unknown_emitter_uses_the_hint(self) -> None:
         fields = norm(
@@ -1992,9 +1880,7 @@ class TestOutputTokens:
     def test_langfuse_reasoning_bucket_is_added(self) -> None:
         fields = norm(
             "s",
-            {
-                "langfuse.observation.usage_details": '{"output": 50, "output_reasoning_tokens": 200}'
-            },
+            {"langfuse.observation.usage_details": '{"output": 50, "output_reasoning_tokens": 200}'},
         )
         assert (fields.output_tokens, fields.reasoning_tokens) == (250, 200)
 
@@ -2058,15 +1944,10 @@ class TestTokenValues:
         ],
     )
     def test_coercion(self, value: Any, expected: int | None) -> None:
-        assert (
-            norm("chat m", {"gen_ai.usage.input_tokens": value}).input_tokens
-            == expected
-        )
+        assert norm("chat m", {"gen_ai.usage.input_tokens": value}).input_tokens == expected
 
     def test_garbage_falls_through_to_the_next_key(self) -> None:
-        fields = norm(
-            "s", {"gen_ai.usage.input_tokens": "n/a", "llm.token_count.prompt": 7}
-        )
+        fields = norm("s", {"gen_ai.usage.input_tokens": "n/a", "llm.token_count.prompt": 7})
         assert fields.input_tokens == 7
 
     def test_dual_emit_takes_the_higher_priority_key_never_the_sum(self) -> None:
@@ -2176,12 +2057,7 @@ class TestAggregatedUsage:
         assert fields.aggregated_usage is False
 
     def test_no_usage_no_flag(self) -> None:
-        assert (
-            norm(
-                "invoke_agent a", {"gen_ai.operation.name": "invoke_agent"}
-            ).aggregated_usage
-            is False
-        )
+        assert norm("invoke_agent a", {"gen_ai.operation.name": "invoke_agent"}).aggregated_usage is False
 
 
 # ---------------------------------------------------------------------------------------
@@ -2217,9 +2093,7 @@ class TestCost:
 
 
 def exception_event(kind: str, message: str) -> SpanEvent:
-    return SpanEvent(
-        "exception", 1, {"exception.type": kind, "exception.message": message}
-    )
+    return SpanEvent("exception", 1, {"exception.type": kind, "exception.message": message})
 
 
 class TestErrors:
@@ -2241,10 +2115,7 @@ class TestErrors:
         assert (fields.error_type, fields.error_message) == ("ValueError", "bad city")
 
     def test_exception_event_with_status_ok_is_not_an_error(self) -> None:
-        assert (
-            norm("s", {}, events=[exception_event("KeyError", "x")], status=1).is_error
-            is False
-        )
+        assert norm("s", {}, events=[exception_event("KeyError", "x")], status=1).is_error is False
 
     @pytest.mark.parametrize("level", ["ERROR", "FATAL", "CRITICAL", "error"])
     def test_langfuse_level(self, level: str) -> None:
@@ -2423,9 +2294,7 @@ class TestShapes:
             SpanKind.TOOL,
             "transfer_to_billing",
         )
-        guardrail = norm(
-            "Homework guardrail", {"openinference.span.kind": "GUARDRAIL"}, scope=scope
-        )
+        guardrail = norm("Homework guardrail", {"openinference.span.kind": "GUARDRAIL"}, scope=scope)
         assert guardrail.kind == SpanKind.GUARDRAIL
 
     def test_openai_agents_via_traceloop(self) -> None:
@@ -2650,9 +2519,7 @@ class TestUnmapped:
         )
         assert fields.unmapped == ["alpha.custom", "http.route", "zeta.custom"]
 
-    def test_keys_consumed_by_extract_io_are_not_unmapped(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    def test_keys_consumed_by_extract_io_are_not_unmapped(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(
             messages,
             "extract_io",
@@ -2669,9 +2536,7 @@ class TestUnmapped:
         )
         assert (fields.input, fields.output, fields.unmapped) == ("hi", "hello", ["x"])
 
-    def test_extract_io_gets_the_decided_kind(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    def test_extract_io_gets_the_decided_kind(self, monkeypatch: pytest.MonkeyPatch) -> None:
         seen: list[str] = []
 
         def extract_io(span: RawSpan, kind: str) -> tuple[Any, Any, set[str]]:
@@ -2683,18 +2548,10 @@ class TestUnmapped:
         assert seen == [SpanKind.TOOL]
 
 
-JSON_SCALARS = (
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-)
+JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
 ODD_VALUES = st.recursive(
-    JSON_SCALARS
-    | st.binary(max_size=8)
-    | st.just("9" * 400)
-    | st.just('{"input": "x"'),
-    lambda children: (
-        st.lists(children, max_size=3)
-        | st.dictionaries(st.text(max_size=8), children, max_size=3)
-    ),
+    JSON_SCALARS | st.binary(max_size=8) | st.just("9" * 400) | st.just('{"input": "x"'),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
     max_leaves=6,
 )
 KNOWN_KEYS = sorted(
@@ -2735,16 +2592,13 @@ KNOWN_KEYS = sorted(
         "input.value",
     }
 )
-ATTRIBUTES = st.dictionaries(
-    st.sampled_from(KNOWN_KEYS) | st.text(max_size=12), ODD_VALUES, max_size=12
-)
+ATTRIBUTES = st.dictionaries(st.sampled_from(KNOWN_KEYS) | st.text(max_size=12), ODD_VALUES, max_size=12)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     attributes=ATTRIBUTES,
-    name=st.text(max_size=30)
-    | st.sampled_from(["chat gpt-4o", "execute_tool x", "agent run", "a.agent"]),
+    name=st.text(max_size=30) | st.sampled_from(["chat gpt-4o", "execute_tool x", "agent run", "a.agent"]),
     scope=st.sampled_from(
         [
             "",

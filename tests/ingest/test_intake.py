@@ -79,14 +79,10 @@ class IntakeTestCase(TestCase):
         for path, body, content_type in otlp_payloads.exports(name):
             response = self.post(path, body, content_type)
             assert response.status_code == 200, response.content
-            assert response.content == b"", (
-                "a fully accepted export gets the empty ExportTraceServiceResponse"
-            )
+            assert response.content == b"", "a fully accepted export gets the empty ExportTraceServiceResponse"
 
     def run_totals(self) -> dict[str, int]:
-        sums = Run.objects.filter(project=self.project).aggregate(
-            **{f: Sum(f) for f in TOTALS}
-        )
+        sums = Run.objects.filter(project=self.project).aggregate(**{f: Sum(f) for f in TOTALS})
         return {f: sums[f] or 0 for f in TOTALS}
 
 
@@ -104,9 +100,7 @@ class CapturedLibraryTests(IntakeTestCase):
         assert {r.user_id for r in runs} == {expected.get("user", "")}
         if "session" in expected:
             assert {r.session_id for r in runs} == {expected["session"]}
-        assert sum(r.status == "error" for r in runs) <= 1, (
-            "only the run whose agent failed is an error"
-        )
+        assert sum(r.status == "error" for r in runs) <= 1, "only the run whose agent failed is an error"
 
     def test_openai_v2_instrumentation(self):
         self.check("openai_v2")
@@ -147,11 +141,7 @@ class CapturedLibraryTests(IntakeTestCase):
         llm = spans.filter(kind="llm", is_error=False).order_by("start_time").first()
         assert (llm.provider, llm.request_model) == ("openai", "gpt-4o-mini")
         assert llm.input[0]["role"] == "system"
-        assert any(
-            part.get("type") == "tool_call"
-            for msg in llm.output
-            for part in msg["parts"]
-        )
+        assert any(part.get("type") == "tool_call" for msg in llm.output for part in msg["parts"])
         tool = spans.get(kind="tool", is_error=True)
         assert tool.tool_name == "get_weather"
         assert tool.error_message
@@ -159,21 +149,13 @@ class CapturedLibraryTests(IntakeTestCase):
     def test_message_content_sent_as_log_events_is_attached_to_its_span(self):
         self.send_scenario("openai_v2")
         assert LogRecord.objects.filter(project=self.project).exists()
-        llm = (
-            Span.objects.filter(project=self.project, kind="llm", is_error=False)
-            .order_by("start_time")
-            .first()
-        )
+        llm = Span.objects.filter(project=self.project, kind="llm", is_error=False).order_by("start_time").first()
         assert llm.input and any(m["role"] == "user" for m in llm.input)
         assert llm.output
 
     def test_legacy_per_message_log_events_become_the_span_messages(self):
         self.send_scenario("openai_v2_legacy")
-        llm = (
-            Span.objects.filter(project=self.project, kind="llm", is_error=False)
-            .order_by("start_time")
-            .first()
-        )
+        llm = Span.objects.filter(project=self.project, kind="llm", is_error=False).order_by("start_time").first()
         assert [m["role"] for m in llm.input][:2] == ["system", "user"]
         assert llm.output
 
@@ -183,11 +165,7 @@ class CapturedLibraryTests(IntakeTestCase):
     def test_logs_before_traces_are_attached_when_the_span_arrives(self):
         for path, body, content_type in reversed(otlp_payloads.exports("openai_v2")):
             assert self.post(path, body, content_type).status_code == 200
-        llm = (
-            Span.objects.filter(project=self.project, kind="llm", is_error=False)
-            .order_by("start_time")
-            .first()
-        )
+        llm = Span.objects.filter(project=self.project, kind="llm", is_error=False).order_by("start_time").first()
         assert llm.input and llm.output
 
 
@@ -205,11 +183,7 @@ class IdempotencyAndOrderTests(IntakeTestCase):
             "start_time",
             "end_time",
         ]
-        return list(
-            Run.objects.filter(project=self.project)
-            .order_by("trace_id")
-            .values_list(*fields)
-        )
+        return list(Run.objects.filter(project=self.project).order_by("trace_id").values_list(*fields))
 
     def test_replaying_the_same_batch_changes_nothing(self):
         self.send_scenario("openinference_openai")
@@ -239,9 +213,7 @@ class IdempotencyAndOrderTests(IntakeTestCase):
                 for ss in rs.scope_spans:
                     s = t.scope_spans.add()
                     s.scope.CopyFrom(ss.scope)
-                    s.spans.extend(
-                        sp for sp in ss.spans if (not sp.parent_span_id) == keep
-                    )
+                    s.spans.extend(sp for sp in ss.spans if (not sp.parent_span_id) == keep)
         self.post("/v1/traces", rest.SerializeToString())
         run = Run.objects.get(project=self.project)
         assert not run.has_root
@@ -255,9 +227,7 @@ class HandmadeJsonTests(IntakeTestCase):
     def setUp(self):
         super().setUp()
         self.body = (otlp_payloads.FIXTURES / "handmade_genai.json").read_bytes()
-        self.expected = json.loads(
-            (otlp_payloads.FIXTURES / "handmade_genai.expected.json").read_text()
-        )
+        self.expected = json.loads((otlp_payloads.FIXTURES / "handmade_genai.expected.json").read_text())
 
     def check_run(self):
         run = Run.objects.get(project=self.project)
@@ -305,10 +275,7 @@ class HandmadeJsonTests(IntakeTestCase):
 class BadInputTests(IntakeTestCase):
     def test_missing_or_revoked_key_is_401(self):
         body = otlp_payloads.traces_request("openai_v2").SerializeToString()
-        assert (
-            self.client.post("/v1/traces", body, content_type=PROTOBUF).status_code
-            == 401
-        )
+        assert self.client.post("/v1/traces", body, content_type=PROTOBUF).status_code == 401
         assert self.post("/v1/traces", body, key="al_not-a-real-key").status_code == 401
         assert not Span.objects.exists()
 
@@ -335,26 +302,20 @@ class BadInputTests(IntakeTestCase):
 
     def test_invalid_spans_are_rejected_alone_with_a_partial_success(self):
         request = otlp_payloads.traces_request("openinference_openai")
-        valid = sum(
-            len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans
-        )
+        valid = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
         bad = request.resource_spans[0].scope_spans[0].spans.add()
         bad.CopyFrom(request.resource_spans[0].scope_spans[0].spans[0])
         bad.span_id = b"\0" * 8
         response = self.post("/v1/traces", request.SerializeToString())
         assert response.status_code == 200
-        reply = trace_service_pb2.ExportTraceServiceResponse.FromString(
-            response.content
-        )
+        reply = trace_service_pb2.ExportTraceServiceResponse.FromString(response.content)
         assert reply.partial_success.rejected_spans == 1
         assert "span" in reply.partial_success.error_message
         assert Span.objects.count() == valid
 
     def test_metrics_are_accepted_and_ignored(self):
         request = metrics_service_pb2.ExportMetricsServiceRequest()
-        request.resource_metrics.add().scope_metrics.add().metrics.add(
-            name="gen_ai.client.token.usage"
-        )
+        request.resource_metrics.add().scope_metrics.add().metrics.add(name="gen_ai.client.token.usage")
         response = self.post("/v1/metrics", request.SerializeToString(), PROTOBUF)
         assert response.status_code == 200
         assert not Span.objects.exists()

@@ -69,9 +69,7 @@ from tests.fakes.llm_server import FakeLLMServer
 AGENT_NAME = "weather-bot"
 MODEL = "gpt-4o-mini"
 ERROR_MODEL = "gpt-4o-mini-error"  # the fake provider answers 400 for it
-SYSTEM_PROMPT = (
-    "You are weather-bot. Answer weather questions with the get_weather tool."
-)
+SYSTEM_PROMPT = "You are weather-bot. Answer weather questions with the get_weather tool."
 QUESTIONS = ["What's the weather in Paris?", "And what is the weather in Atlantis?"]
 FORECASTS = {"Paris": "Sunny, 22°C"}
 WEATHER_TOOL = {
@@ -115,9 +113,7 @@ def execute_tool(tracer: Tracer, name: str, arguments: str, call_id: str) -> str
         "gen_ai.tool.call.arguments": arguments,
     }
     try:
-        with tracer.start_as_current_span(
-            f"execute_tool {name}", attributes=attributes
-        ) as span:
+        with tracer.start_as_current_span(f"execute_tool {name}", attributes=attributes) as span:
             result = get_weather(**json.loads(arguments))
             span.set_attribute("gen_ai.tool.call.result", result)
             return result
@@ -132,24 +128,14 @@ def run_weather_bot(tracer: Tracer, llm: FakeLLMServer) -> None:
         messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPT}]
         for question in QUESTIONS:
             messages.append({"role": "user", "content": question})
-            asked = client.chat.completions.create(
-                model=MODEL, messages=messages, tools=[WEATHER_TOOL]
-            )
+            asked = client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER_TOOL])
             message = asked.choices[0].message
             messages.append(message.model_dump(exclude_none=True))
             for call in message.tool_calls or []:
-                result = execute_tool(
-                    tracer, call.function.name, call.function.arguments, call.id
-                )
-                messages.append(
-                    {"role": "tool", "tool_call_id": call.id, "content": result}
-                )
-            answer = client.chat.completions.create(
-                model=MODEL, messages=messages, tools=[WEATHER_TOOL]
-            )
-            messages.append(
-                {"role": "assistant", "content": answer.choices[0].message.content}
-            )
+                result = execute_tool(tracer, call.function.name, call.function.arguments, call.id)
+                messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
+            answer = client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER_TOOL])
+            messages.append({"role": "assistant", "content": answer.choices[0].message.content})
         with pytest.raises(openai.BadRequestError):
             client.chat.completions.create(model=ERROR_MODEL, messages=messages)
 
@@ -211,9 +197,7 @@ INSTRUMENTATIONS = [
 ]
 
 
-def expected_totals(
-    llm: FakeLLMServer, instrumentation: Instrumentation
-) -> dict[str, int]:
+def expected_totals(llm: FakeLLMServer, instrumentation: Instrumentation) -> dict[str, int]:
     """What the user must see: usage summed over the calls the fake provider answered."""
     answered = [r.usage for r in llm.requests if r.status == HTTPStatus.OK and r.usage]
     details = instrumentation.records_token_details
@@ -385,9 +369,7 @@ def export_weather_bot(
     logger_provider = LoggerProvider(resource=resource)
     logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
     instrumentor = instrumentation.instrumentor()
-    instrumentor.instrument(
-        tracer_provider=tracer_provider, logger_provider=logger_provider
-    )
+    instrumentor.instrument(tracer_provider=tracer_provider, logger_provider=logger_provider)
     try:
         with FakeLLMServer() as llm:
             run_weather_bot(tracer_provider.get_tracer("weather_bot.agent"), llm)
@@ -403,9 +385,7 @@ def export_weather_bot(
 
 @pytest.mark.parametrize("instrumentation", INSTRUMENTATIONS, ids=lambda i: i.name)
 class TestInstrumentedAgent:
-    def test_agent_run_arrives_as_one_run_with_the_providers_numbers(
-        self, instrumentation, collector, monkeypatch
-    ):
+    def test_agent_run_arrives_as_one_run_with_the_providers_numbers(self, instrumentation, collector, monkeypatch):
         project, key = make_project()
         export = export_weather_bot(
             instrumentation,
@@ -455,16 +435,12 @@ class TestInstrumentedAgent:
         records = LogRecord.objects.filter(project=project)
         if instrumentation.content_on_logs:
             # Only the logs signal carried the messages: they were joined to their spans.
-            assert {(r.trace_id, r.span_id) for r in records} >= {
-                (c.trace_id, c.span_id) for c in calls[:4]
-            }
+            assert {(r.trace_id, r.span_id) for r in records} >= {(c.trace_id, c.span_id) for c in calls[:4]}
             assert not any("gen_ai.input.messages" in c.attributes for c in calls)
         else:
             assert not records.exists()
 
-    def test_exporting_the_same_spans_again_changes_nothing(
-        self, instrumentation, collector, monkeypatch
-    ):
+    def test_exporting_the_same_spans_again_changes_nothing(self, instrumentation, collector, monkeypatch):
         project, key = make_project()
         export = export_weather_bot(
             instrumentation,
@@ -481,9 +457,7 @@ class TestInstrumentedAgent:
         assert stored_rows(project) == before_rows
         assert totals(Run.objects.get()) == before_totals
 
-    def test_wrong_key_fails_the_export_and_stores_nothing(
-        self, instrumentation, collector, monkeypatch
-    ):
+    def test_wrong_key_fails_the_export_and_stores_nothing(self, instrumentation, collector, monkeypatch):
         make_project()
         export = export_weather_bot(
             instrumentation,
@@ -502,9 +476,7 @@ class TestInstrumentedAgent:
 
 
 @pytest.mark.parametrize("instrumentation", INSTRUMENTATIONS, ids=lambda i: i.name)
-def test_grpc_and_http_store_the_same_run_for_the_same_export(
-    instrumentation, live_server, monkeypatch
-):
+def test_grpc_and_http_store_the_same_run_for_the_same_export(instrumentation, live_server, monkeypatch):
     """One agent run, its spans and log records sent by both exporters to two projects."""
     over_http, http_key = make_project("over http")
     over_grpc, grpc_key = make_project("over grpc")
@@ -520,10 +492,7 @@ def test_grpc_and_http_store_the_same_run_for_the_same_export(
             SpanExportResult.SUCCESS,
             LogRecordExportResult.SUCCESS,
         }
-        assert (
-            grpc.span_exporter(grpc_key).export(export.spans.spans)
-            == SpanExportResult.SUCCESS
-        )
+        assert grpc.span_exporter(grpc_key).export(export.spans.spans) == SpanExportResult.SUCCESS
         assert grpc.log_exporter(grpc_key).export(export.logs.records) == LogRecordExportResult.SUCCESS  # fmt: skip
 
     assert stored_rows(over_grpc) == stored_rows(over_http)
@@ -548,14 +517,10 @@ def _values(row: Model, fields: list[str]) -> dict[str, Any]:
 
 
 HANDMADE = (otlp_payloads.FIXTURES / "handmade_genai.json").read_bytes()
-HANDMADE_EXPECTED = json.loads(
-    (otlp_payloads.FIXTURES / "handmade_genai.expected.json").read_text()
-)
+HANDMADE_EXPECTED = json.loads((otlp_payloads.FIXTURES / "handmade_genai.expected.json").read_text())
 
 
-def post_traces(
-    url: str, body: bytes, key: str, *, encoding: str = ""
-) -> tuple[int, bytes]:
+def post_traces(url: str, body: bytes, key: str, *, encoding: str = "") -> tuple[int, bytes]:
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
     if encoding:
         headers["Content-Encoding"] = encoding
@@ -599,16 +564,10 @@ def assert_handmade_run(project: Project) -> None:
 
 
 class TestHandmadeJson:
-    @pytest.mark.parametrize(
-        ("encoding", "compress"), [("", bytes), ("gzip", gzip.compress)]
-    )
-    def test_posted_json_becomes_the_expected_run(
-        self, live_server, encoding, compress
-    ):
+    @pytest.mark.parametrize(("encoding", "compress"), [("", bytes), ("gzip", gzip.compress)])
+    def test_posted_json_becomes_the_expected_run(self, live_server, encoding, compress):
         project, key = make_project()
-        status, body = post_traces(
-            live_server.url, compress(HANDMADE), key, encoding=encoding
-        )
+        status, body = post_traces(live_server.url, compress(HANDMADE), key, encoding=encoding)
         assert (status, json.loads(body)) == (200, {})
         assert_handmade_run(project)
 

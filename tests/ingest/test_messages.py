@@ -53,9 +53,7 @@ def make_span(
 
 
 def event(name: str, attributes: dict[str, Any] | None = None) -> SpanEvent:
-    return SpanEvent(
-        name=name, time_ns=1_700_000_000_500_000_000, attributes=attributes or {}
-    )
+    return SpanEvent(name=name, time_ns=1_700_000_000_500_000_000, attributes=attributes or {})
 
 
 def log(
@@ -69,9 +67,7 @@ def log(
         span_id="53995c3f42cd8ad8",
         time_ns=time_ns,
         name=name,
-        attributes=attributes
-        if attributes is not None
-        else {"gen_ai.system": "openai"},
+        attributes=attributes if attributes is not None else {"gen_ai.system": "openai"},
         body=body,
     )
 
@@ -162,12 +158,8 @@ def test_finish_reasons_are_normalized(raw, expected):
 def test_langfuse_observation_io_wins_over_otel_messages():
     span = make_span(
         {
-            "langfuse.observation.input": json.dumps(
-                [{"role": "user", "content": "from langfuse"}]
-            ),
-            "langfuse.observation.output": json.dumps(
-                {"role": "assistant", "content": "ok"}
-            ),
+            "langfuse.observation.input": json.dumps([{"role": "user", "content": "from langfuse"}]),
+            "langfuse.observation.output": json.dumps({"role": "assistant", "content": "ok"}),
             "gen_ai.input.messages": json.dumps([user("from otel")]),
         }
     )
@@ -216,7 +208,9 @@ OPENAI_V2_INPUT = (
     '{"role":"assistant","parts":[{"arguments":{"city":"Paris"},"name":"get_weather","id":"call_abc","type":"tool_call"}],"name":null},'
     '{"role":"tool","parts":[{"response":"{\\"temp_c\\": 21}","id":"call_abc","type":"tool_call_response"}],"name":null}]'
 )
-OPENAI_V2_OUTPUT = '[{"role":"assistant","parts":[{"content":"It is 21°C.","type":"text"}],"finish_reason":"stop","name":null}]'
+OPENAI_V2_OUTPUT = (
+    '[{"role":"assistant","parts":[{"content":"It is 21°C.","type":"text"}],"finish_reason":"stop","name":null}]'
+)
 
 
 def test_otel_messages_json_string_form_become_sc_messages():
@@ -258,9 +252,7 @@ def test_otel_messages_json_string_form_become_sc_messages():
 def test_otel_messages_structured_anyvalue_form_is_accepted():
     span = make_span(
         {
-            "gen_ai.input.messages": [
-                {"role": "user", "parts": [{"type": "text", "content": "hi"}]}
-            ],
+            "gen_ai.input.messages": [{"role": "user", "parts": [{"type": "text", "content": "hi"}]}],
             "gen_ai.output.messages": [
                 {
                     "role": "assistant",
@@ -276,11 +268,7 @@ def test_otel_messages_structured_anyvalue_form_is_accepted():
 
 
 def test_otel_messages_are_normalized_on_agent_spans_too():
-    span = make_span(
-        {
-            "gen_ai.input.messages": '[{"role":"user","parts":[{"type":"text","content":"plan a trip"}]}]'
-        }
-    )
+    span = make_span({"gen_ai.input.messages": '[{"role":"user","parts":[{"type":"text","content":"plan a trip"}]}]'})
     assert extract_io(span, AGENT)[0] == [user("plan a trip")]
 
 
@@ -299,12 +287,8 @@ def test_system_instructions_as_parts_are_prepended_as_a_system_message():
 def test_system_instructions_as_full_messages_from_litellm_are_flattened():
     span = make_span(
         {
-            "gen_ai.system_instructions": [
-                {"role": "system", "parts": [{"type": "text", "content": "Be kind."}]}
-            ],
-            "gen_ai.input.messages": [
-                {"role": "user", "parts": [{"type": "text", "content": "hi"}]}
-            ],
+            "gen_ai.system_instructions": [{"role": "system", "parts": [{"type": "text", "content": "Be kind."}]}],
+            "gen_ai.input.messages": [{"role": "user", "parts": [{"type": "text", "content": "hi"}]}],
         }
     )
     assert extract_io(span, LLM)[0] == [system("Be kind."), user("hi")]
@@ -317,9 +301,7 @@ def test_system_instructions_as_json_string_elements_are_decoded():
                 '{"type": "text", "content": "Rule one."}',
                 '{"type": "text", "content": "Rule two."}',
             ],
-            "gen_ai.input.messages": [
-                {"role": "user", "parts": [{"type": "text", "content": "hi"}]}
-            ],
+            "gen_ai.input.messages": [{"role": "user", "parts": [{"type": "text", "content": "hi"}]}],
         }
     )
     assert extract_io(span, LLM)[0] == [
@@ -363,18 +345,14 @@ def test_tool_call_response_accepts_result_as_well_as_response():
     assert extract_io(span, LLM)[0] == [
         {
             "role": "tool",
-            "parts": [
-                {"type": "tool_call_response", "id": "call_1", "response": {"ok": True}}
-            ],
+            "parts": [{"type": "tool_call_response", "id": "call_1", "response": {"ok": True}}],
         }
     ]
 
 
 def test_truncated_input_messages_are_kept_as_the_raw_string():
     truncated = OPENAI_V2_INPUT[:90]
-    inp, out, consumed = extract_io(
-        make_span({"gen_ai.input.messages": truncated}), LLM
-    )
+    inp, out, consumed = extract_io(make_span({"gen_ai.input.messages": truncated}), LLM)
     assert inp == truncated
     assert out is None
     assert consumed == {"gen_ai.input.messages"}
@@ -436,9 +414,7 @@ def test_inference_details_span_event_carries_structured_messages():
             "gen_ai.system_instructions": [{"content": "Be brief.", "type": "text"}],
         },
     )
-    inp, out, consumed = extract_io(
-        make_span({"gen_ai.request.model": "gpt-4o"}, events=[details]), LLM
-    )
+    inp, out, consumed = extract_io(make_span({"gen_ai.request.model": "gpt-4o"}, events=[details]), LLM)
     assert inp == [system("Be brief."), user("hi")]
     assert out == [assistant("hello", finish_reason="stop")]
     assert consumed == set()  # events are not attributes
@@ -446,9 +422,7 @@ def test_inference_details_span_event_carries_structured_messages():
 
 def test_otel_attributes_with_only_input_take_output_from_the_events():
     span = make_span(
-        {
-            "gen_ai.input.messages": '[{"role":"user","parts":[{"type":"text","content":"hi"}]}]'
-        },
+        {"gen_ai.input.messages": '[{"role":"user","parts":[{"type":"text","content":"hi"}]}]'},
         events=[
             event(
                 "gen_ai.choice",
@@ -522,9 +496,7 @@ def test_legacy_message_span_events_become_messages_with_linked_tool_ids():
         },
         {
             "role": "tool",
-            "parts": [
-                {"type": "tool_call_response", "id": "call_1", "response": "21C"}
-            ],
+            "parts": [{"type": "tool_call_response", "id": "call_1", "response": "21C"}],
         },
     ]
     assert out == [assistant("It is 21C.", finish_reason="stop")]
@@ -571,9 +543,7 @@ def test_semantic_kernel_content_events_carry_the_prompt_and_completion():
             ),
             event(
                 "gen_ai.content.completion",
-                {
-                    "gen_ai.completion": '[{"role": "assistant", "content": "Knock knock"}]'
-                },
+                {"gen_ai.completion": '[{"role": "assistant", "content": "Knock knock"}]'},
             ),
         ]
     )
@@ -583,9 +553,7 @@ def test_semantic_kernel_content_events_carry_the_prompt_and_completion():
 
 
 def test_semantic_kernel_plain_text_prompt_becomes_a_user_message():
-    span = make_span(
-        events=[event("gen_ai.content.prompt", {"gen_ai.prompt": "Summarize this"})]
-    )
+    span = make_span(events=[event("gen_ai.content.prompt", {"gen_ai.prompt": "Summarize this"})])
     assert extract_io(span, LLM)[0] == [user("Summarize this")]
 
 
@@ -656,14 +624,8 @@ def test_openinference_flattened_messages_are_rebuilt_with_tool_call_ids():
             ],
         }
     ]
-    flattened = {
-        k
-        for k in OPENINFERENCE_CHAT
-        if k.startswith(("llm.input_messages.", "llm.output_messages."))
-    }
-    assert (
-        consumed == flattened
-    )  # input.value, finish reason and params are left for others
+    flattened = {k for k in OPENINFERENCE_CHAT if k.startswith(("llm.input_messages.", "llm.output_messages."))}
+    assert consumed == flattened  # input.value, finish reason and params are left for others
 
 
 def test_openinference_multimodal_contents_become_text_uri_and_blob_parts():
@@ -843,9 +805,7 @@ def test_openllmetry_flattened_prompt_and_completion_with_tool_calls():
         },
         {
             "role": "tool",
-            "parts": [
-                {"type": "tool_call_response", "id": "call_9", "response": "AF123"}
-            ],
+            "parts": [{"type": "tool_call_response", "id": "call_9", "response": "AF123"}],
         },
     ]
     assert out == [assistant("Booked AF123.", finish_reason="stop")]
@@ -929,9 +889,7 @@ def test_input_value_openai_request_body_becomes_messages_on_llm_spans():
             {"role": "tool", "tool_call_id": "call_5", "content": "found"},
         ],
     }
-    span = make_span(
-        {"input.value": json.dumps(body), "input.mime_type": "application/json"}
-    )
+    span = make_span({"input.value": json.dumps(body), "input.mime_type": "application/json"})
     inp, out, consumed = extract_io(span, LLM)
     assert inp == [
         system("Be brief."),
@@ -960,9 +918,7 @@ def test_input_value_openai_request_body_becomes_messages_on_llm_spans():
         },
         {
             "role": "tool",
-            "parts": [
-                {"type": "tool_call_response", "id": "call_5", "response": "found"}
-            ],
+            "parts": [{"type": "tool_call_response", "id": "call_5", "response": "found"}],
         },
     ]
     assert out is None
@@ -989,9 +945,7 @@ def test_input_value_anthropic_request_and_response_blocks():
             },
             {
                 "role": "user",
-                "content": [
-                    {"type": "tool_result", "tool_use_id": "toolu_1", "content": "-3C"}
-                ],
+                "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "-3C"}],
             },
         ],
     }
@@ -1002,9 +956,7 @@ def test_input_value_anthropic_request_and_response_blocks():
         "content": [{"type": "text", "text": "Cold: -3C."}],
         "stop_reason": "end_turn",
     }
-    span = make_span(
-        {"input.value": json.dumps(request), "output.value": json.dumps(response)}
-    )
+    span = make_span({"input.value": json.dumps(request), "output.value": json.dumps(response)})
     inp, out, _ = extract_io(span, LLM)
     assert inp == [
         system("You are Claude."),
@@ -1023,9 +975,7 @@ def test_input_value_anthropic_request_and_response_blocks():
         },
         {
             "role": "user",
-            "parts": [
-                {"type": "tool_call_response", "id": "toolu_1", "response": "-3C"}
-            ],
+            "parts": [{"type": "tool_call_response", "id": "toolu_1", "response": "-3C"}],
         },
     ]
     assert out == [assistant("Cold: -3C.", finish_reason="stop")]
@@ -1055,9 +1005,7 @@ def test_input_value_responses_api_request_and_response():
             },
         ],
     }
-    span = make_span(
-        {"input.value": json.dumps(request), "output.value": json.dumps(response)}
-    )
+    span = make_span({"input.value": json.dumps(request), "output.value": json.dumps(response)})
     inp, out, _ = extract_io(span, LLM)
     assert inp == [system("Be exact."), user("2+2?")]
     assert out == [
@@ -1097,12 +1045,8 @@ def test_input_value_text_plain_stays_text_even_if_it_looks_like_json():
 
 
 def test_input_value_on_a_chain_span_is_returned_as_decoded_json():
-    span = make_span(
-        {"input.value": '{"messages": [{"role": "user", "content": "hi"}]}'}
-    )
-    assert extract_io(span, CHAIN)[0] == {
-        "messages": [{"role": "user", "content": "hi"}]
-    }
+    span = make_span({"input.value": '{"messages": [{"role": "user", "content": "hi"}]}'})
+    assert extract_io(span, CHAIN)[0] == {"messages": [{"role": "user", "content": "hi"}]}
 
 
 def test_unrecognized_llm_value_is_kept_decoded():
@@ -1356,9 +1300,7 @@ def test_adk_llm_request_and_response():
         },
         {
             "role": "user",
-            "parts": [
-                {"type": "tool_call_response", "id": "adk-1", "response": {"temp": -3}}
-            ],
+            "parts": [{"type": "tool_call_response", "id": "adk-1", "response": {"temp": -3}}],
         },
     ]
     assert out == [assistant("It is -3C.", finish_reason="stop")]
@@ -1381,9 +1323,7 @@ def test_adk_empty_llm_payloads_fall_back_to_tool_args_and_response():
 
 
 def test_adk_all_empty_yields_nothing():
-    span = make_span(
-        {"gcp.vertex.agent.llm_request": "{}", "gcp.vertex.agent.llm_response": "{}"}
-    )
+    span = make_span({"gcp.vertex.agent.llm_request": "{}", "gcp.vertex.agent.llm_response": "{}"})
     assert extract_io(span, LLM) == (None, None, set())
 
 
@@ -1549,9 +1489,7 @@ def test_livekit_turn_text_and_chat_context():
         },
         {
             "role": "tool",
-            "parts": [
-                {"type": "tool_call_response", "id": "fc_1", "response": "booked"}
-            ],
+            "parts": [{"type": "tool_call_response", "id": "fc_1", "response": "booked"}],
         },
     ]
     assert out == [assistant("Done.")]
@@ -1571,9 +1509,7 @@ def test_cloudflare_prompt_json_and_completion_json():
     )
     inp, out, consumed = extract_io(span, LLM)
     assert inp == [user("hi")]
-    assert out == {
-        "response": "hello"
-    }  # not a recognizable message shape: kept decoded
+    assert out == {"response": "hello"}  # not a recognizable message shape: kept decoded
     assert consumed == {"gen_ai.prompt_json", "gen_ai.completion_json"}
 
 
@@ -1581,9 +1517,7 @@ def test_bare_gen_ai_prompt_and_completion_blobs():
     span = make_span(
         {
             "gen_ai.prompt": json.dumps([{"role": "user", "content": "hi"}]),
-            "gen_ai.completion": json.dumps(
-                [{"role": "assistant", "content": "hello"}]
-            ),
+            "gen_ai.completion": json.dumps([{"role": "assistant", "content": "hello"}]),
         }
     )
     assert extract_io(span, LLM) == (
@@ -1648,9 +1582,7 @@ def test_otel_messages_win_over_generic_input_value():
     )
     inp, _, consumed = extract_io(span, LLM)
     assert inp == [user("structured")]
-    assert (
-        "input.value" not in consumed
-    )  # a generic carrier that lost is left for metadata
+    assert "input.value" not in consumed  # a generic carrier that lost is left for metadata
 
 
 def test_dual_emitted_openinference_keys_are_consumed_as_duplicates():
@@ -1683,13 +1615,9 @@ def test_tool_span_argument_chain_prefers_otel_over_input_value():
 
 
 def test_tool_parameters_is_only_a_last_resort_for_arguments():
-    schema_only = make_span(
-        {"tool.name": "search", "tool.parameters": '{"type": "object"}'}
-    )
+    schema_only = make_span({"tool.name": "search", "tool.parameters": '{"type": "object"}'})
     assert extract_io(schema_only, TOOL)[0] == {"type": "object"}
-    with_input = make_span(
-        {"tool.parameters": '{"type": "object"}', "input.value": '{"q": "x"}'}
-    )
+    with_input = make_span({"tool.parameters": '{"type": "object"}', "input.value": '{"q": "x"}'})
     assert extract_io(with_input, TOOL) == ({"q": "x"}, None, {"input.value"})
 
 
@@ -1765,9 +1693,7 @@ def test_log_events_from_openai_v2_message_and_choice_records():
             time_ns=5,
         ),
     ]
-    inp, out = messages_from_log_events(
-        list(reversed(events))
-    )  # arrival order does not matter
+    inp, out = messages_from_log_events(list(reversed(events)))  # arrival order does not matter
     assert inp == [
         system("You are helpful."),
         user("Weather?"),
@@ -1784,17 +1710,13 @@ def test_log_events_from_openai_v2_message_and_choice_records():
         },
         {
             "role": "tool",
-            "parts": [
-                {"type": "tool_call_response", "id": "call_1", "response": "21C"}
-            ],
+            "parts": [{"type": "tool_call_response", "id": "call_1", "response": "21C"}],
         },
     ]
     assert out == [
         {
             "role": "assistant",
-            "parts": [
-                {"type": "tool_call", "id": "call_2", "name": "time", "arguments": None}
-            ],
+            "parts": [{"type": "tool_call", "id": "call_2", "name": "time", "arguments": None}],
             "finish_reason": "tool_call",
         }
     ]
@@ -1817,9 +1739,7 @@ def test_log_events_without_captured_content_still_record_the_turns():
 
 
 def test_log_events_developer_role_event_is_a_system_message():
-    assert messages_from_log_events(
-        [log("gen_ai.developer.message", {"content": "Rules."})]
-    )[0] == [system("Rules.")]
+    assert messages_from_log_events([log("gen_ai.developer.message", {"content": "Rules."})])[0] == [system("Rules.")]
 
 
 def test_log_event_inference_details_wins_over_legacy_records():
@@ -1828,9 +1748,7 @@ def test_log_event_inference_details_wins_over_legacy_records():
         None,
         attributes={
             "gen_ai.operation.name": "chat",
-            "gen_ai.input.messages": [
-                {"role": "user", "parts": [{"type": "text", "content": "hi"}]}
-            ],
+            "gen_ai.input.messages": [{"role": "user", "parts": [{"type": "text", "content": "hi"}]}],
             "gen_ai.output.messages": [
                 {
                     "role": "assistant",
@@ -1849,9 +1767,7 @@ def test_log_event_inference_details_wins_over_legacy_records():
 
 
 def test_log_event_name_may_come_from_the_event_name_attribute():
-    record = log(
-        "", {"content": "hi"}, attributes={"event.name": "gen_ai.user.message"}
-    )
+    record = log("", {"content": "hi"}, attributes={"event.name": "gen_ai.user.message"})
     assert messages_from_log_events([record]) == ([user("hi")], None)
 
 
@@ -1876,9 +1792,7 @@ def test_no_log_events_means_no_messages():
 
 def test_shapes_written_by_openinference_openai_round_trip():
     openai = pytest.importorskip("openai")
-    extractor = pytest.importorskip(
-        "openinference.instrumentation.openai._request_attributes_extractor"
-    )
+    extractor = pytest.importorskip("openinference.instrumentation.openai._request_attributes_extractor")
     request = {
         "model": "gpt-4o",
         "messages": [
@@ -1903,9 +1817,7 @@ def test_shapes_written_by_openinference_openai_round_trip():
         ],
     }
     attributes = dict(
-        extractor._RequestAttributesExtractor(
-            openai
-        )._get_attributes_from_chat_completion_create_param(request)
+        extractor._RequestAttributesExtractor(openai)._get_attributes_from_chat_completion_create_param(request)
     )
     inp, _, consumed = extract_io(make_span(attributes), LLM)
     assert inp == [
@@ -1923,15 +1835,11 @@ def test_shapes_written_by_openinference_openai_round_trip():
         },
         {
             "role": "assistant",
-            "parts": [
-                {"type": "tool_call", "id": "call_1", "name": "look", "arguments": {}}
-            ],
+            "parts": [{"type": "tool_call", "id": "call_1", "name": "look", "arguments": {}}],
         },
         {
             "role": "tool",
-            "parts": [
-                {"type": "tool_call_response", "id": "call_1", "response": "a cat"}
-            ],
+            "parts": [{"type": "tool_call_response", "id": "call_1", "response": "a cat"}],
         },
     ]
     assert consumed == {k for k in attributes if k.startswith("llm.input_messages.")}
@@ -1980,11 +1888,7 @@ KNOWN_KEYS = [
 ]
 
 json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False)
-    | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda children: (
         st.lists(children, max_size=4)
         | st.dictionaries(
@@ -2037,8 +1941,7 @@ flattened_keys = st.builds(
             "llm.choices",
         ]
     ),
-    st.integers(min_value=0, max_value=10**12)
-    | st.text(string.digits + "a.", max_size=4),
+    st.integers(min_value=0, max_value=10**12) | st.text(string.digits + "a.", max_size=4),
     st.sampled_from(
         [
             "message.role",
@@ -2110,10 +2013,6 @@ def test_random_log_events_never_raise(records):
 
 def test_deeply_nested_json_does_not_raise():
     deep = "[" * 5000 + "]" * 5000
-    nested = json.dumps(
-        {"model": "m", "input": [{"role": "user", "content": [[[[[]]]]]}]}
-    )
-    span = make_span(
-        {"input.value": deep, "output.value": nested, "gen_ai.input.messages": deep}
-    )
+    nested = json.dumps({"model": "m", "input": [{"role": "user", "content": [[[[[]]]]]}]})
+    span = make_span({"input.value": deep, "output.value": nested, "gen_ai.input.messages": deep})
     assert extract_io(span, LLM)[0] == deep

@@ -84,9 +84,7 @@ def proto_value(value: Any) -> common_pb2.AnyValue:
 
 
 def proto_attributes(attributes: dict[str, Any]) -> list[common_pb2.KeyValue]:
-    return [
-        common_pb2.KeyValue(key=k, value=proto_value(v)) for k, v in attributes.items()
-    ]
+    return [common_pb2.KeyValue(key=k, value=proto_value(v)) for k, v in attributes.items()]
 
 
 def proto_span(**fields: Any) -> trace_pb2.Span:
@@ -151,9 +149,7 @@ def json_span(**fields: Any) -> dict[str, Any]:
     return span
 
 
-def json_traces(
-    *spans: dict[str, Any], resource: dict[str, Any] | None = None
-) -> bytes:
+def json_traces(*spans: dict[str, Any], resource: dict[str, Any] | None = None) -> bytes:
     return json.dumps(
         {
             "resourceSpans": [
@@ -195,14 +191,10 @@ def rich_proto_request() -> trace_service_pb2.ExportTraceServiceRequest:
         parent_span_id=PARENT_ID,
         kind=trace_pb2.Span.SPAN_KIND_CLIENT,
         attributes=RICH_ATTRIBUTES,
-        status=trace_pb2.Status(
-            code=trace_pb2.Status.STATUS_CODE_ERROR, message="boom"
-        ),
+        status=trace_pb2.Status(code=trace_pb2.Status.STATUS_CODE_ERROR, message="boom"),
     )
     event = span.events.add(name="gen_ai.choice", time_unix_nano=END)
-    event.attributes.extend(
-        proto_attributes({"index": 0, "message": {"role": "assistant"}})
-    )
+    event.attributes.extend(proto_attributes({"index": 0, "message": {"role": "assistant"}}))
     return proto_traces(span, resource=RESOURCE)
 
 
@@ -217,9 +209,7 @@ def rich_json_request() -> bytes:
                 {
                     "timeUnixNano": str(END),
                     "name": "gen_ai.choice",
-                    "attributes": json_attributes(
-                        {"index": 0, "message": {"role": "assistant"}}
-                    ),
+                    "attributes": json_attributes({"index": 0, "message": {"role": "assistant"}}),
                 }
             ],
         ),
@@ -236,9 +226,7 @@ EXPECTED_RICH_SPAN = RawSpan(
     start_ns=START,
     end_ns=END,
     attributes=RICH_ATTRIBUTES,
-    events=[
-        SpanEvent("gen_ai.choice", END, {"index": 0, "message": {"role": "assistant"}})
-    ],
+    events=[SpanEvent("gen_ai.choice", END, {"index": 0, "message": {"role": "assistant"}})],
     status_code=2,
     status_message="boom",
     resource=RESOURCE,
@@ -281,9 +269,7 @@ class TestBothEncodings:
         assert type(attributes["nested"]) is dict
 
     def test_each_span_gets_its_own_resource_dict(self) -> None:
-        request = proto_traces(
-            proto_span(), proto_span(span_id=PARENT_ID), resource=RESOURCE
-        )
+        request = proto_traces(proto_span(), proto_span(span_id=PARENT_ID), resource=RESOURCE)
         first, second = decode_protobuf(request.SerializeToString()).spans
 
         first.resource["mutated"] = True
@@ -328,9 +314,7 @@ class TestBothEncodings:
 
 class TestJsonLeniency:
     def test_hex_ids_are_case_insensitive(self) -> None:
-        body = json_traces(
-            json_span(traceId=TRACE_ID.hex().upper(), spanId=SPAN_ID.hex().upper())
-        )
+        body = json_traces(json_span(traceId=TRACE_ID.hex().upper(), spanId=SPAN_ID.hex().upper()))
 
         span = only_span(decode_json(body))
 
@@ -369,13 +353,9 @@ class TestJsonLeniency:
             endTimeUnixNano=END,
             attributes=[{"key": "tokens", "value": {"intValue": 42}}],
         )
-        as_strings = json_span(
-            attributes=[{"key": "tokens", "value": {"intValue": "42"}}]
-        )
+        as_strings = json_span(attributes=[{"key": "tokens", "value": {"intValue": "42"}}])
 
-        assert decode_json(json_traces(as_numbers)) == decode_json(
-            json_traces(as_strings)
-        )
+        assert decode_json(json_traces(as_numbers)) == decode_json(json_traces(as_strings))
 
     def test_doubles_accept_nan_and_infinity_strings(self) -> None:
         attributes = [
@@ -385,9 +365,7 @@ class TestJsonLeniency:
             {"key": "int", "value": {"doubleValue": 3}},
         ]
 
-        decoded = only_span(
-            decode_json(json_traces(json_span(attributes=attributes)))
-        ).attributes
+        decoded = only_span(decode_json(json_traces(json_span(attributes=attributes)))).attributes
 
         assert math.isnan(decoded["nan"])
         assert decoded["inf"] == math.inf
@@ -396,9 +374,7 @@ class TestJsonLeniency:
         assert type(decoded["int"]) is float
 
     def test_enum_names_are_accepted(self) -> None:
-        body = json_traces(
-            json_span(kind="SPAN_KIND_CLIENT", status={"code": "STATUS_CODE_ERROR"})
-        )
+        body = json_traces(json_span(kind="SPAN_KIND_CLIENT", status={"code": "STATUS_CODE_ERROR"}))
 
         span = only_span(decode_json(body))
 
@@ -432,16 +408,10 @@ class TestJsonLeniency:
                                             {"key": "n", "value": {"int_value": "1"}},
                                             {
                                                 "key": "l",
-                                                "value": {
-                                                    "array_value": {
-                                                        "values": [{"bool_value": True}]
-                                                    }
-                                                },
+                                                "value": {"array_value": {"values": [{"bool_value": True}]}},
                                             },
                                         ],
-                                        "events": [
-                                            {"time_unix_nano": str(END), "name": "e"}
-                                        ],
+                                        "events": [{"time_unix_nano": str(END), "name": "e"}],
                                     }
                                 ],
                             }
@@ -483,14 +453,10 @@ class TestJsonLeniency:
         assert (span.scope_name, span.scope_version) == ("old-lib", "0.9")
 
     def test_unknown_fields_are_ignored(self) -> None:
-        span = json_span(
-            futureField={"x": 1}, links=[], droppedAttributesCount=3, traceState="a=b"
-        )
+        span = json_span(futureField={"x": 1}, links=[], droppedAttributesCount=3, traceState="a=b")
         document = json.loads(json_traces(span))
         document["somethingNew"] = True
-        document["resourceSpans"][0]["schemaUrl"] = (
-            "https://opentelemetry.io/schemas/1.26.0"
-        )
+        document["resourceSpans"][0]["schemaUrl"] = "https://opentelemetry.io/schemas/1.26.0"
 
         assert len(decode_json(json.dumps(document).encode()).spans) == 1
 
@@ -579,9 +545,7 @@ class TestPartialRejection:
             "no-start-time",
         ],
     )
-    def test_a_bad_span_is_rejected_alone(
-        self, bad_span: trace_pb2.Span, reason: str
-    ) -> None:
+    def test_a_bad_span_is_rejected_alone(self, bad_span: trace_pb2.Span, reason: str) -> None:
         good = [proto_span(span_id=bytes([0, 0, 0, 0, 0, 0, 0, n])) for n in (1, 2)]
         request = proto_traces(good[0], bad_span, good[1])
 
@@ -666,9 +630,7 @@ class TestPartialRejection:
             "not-an-object",
         ],
     )
-    def test_a_bad_json_span_is_rejected_alone(
-        self, bad_span: Any, reason: str
-    ) -> None:
+    def test_a_bad_json_span_is_rejected_alone(self, bad_span: Any, reason: str) -> None:
         decoded = decode_json(json_traces(json_span(), bad_span))
 
         assert len(decoded.spans) == 1
@@ -696,9 +658,7 @@ class TestPartialRejection:
         assert len(decoded.spans) == 1
         assert decoded.rejected == [Rejected(1, "4 attributes, over the limit of 3")]
 
-    @pytest.mark.parametrize(
-        "value", ["x" * 11, b"x" * 11, ["ok", "x" * 11], {"deep": {"er": "x" * 11}}]
-    )
+    @pytest.mark.parametrize("value", ["x" * 11, b"x" * 11, ["ok", "x" * 11], {"deep": {"er": "x" * 11}}])
     def test_too_long_value_rejects_the_span_at_any_depth(self, value: Any) -> None:
         limits = otlp.Limits(max_value_length=10)
         request = proto_traces(
@@ -719,16 +679,10 @@ class TestPartialRejection:
 
         decoded = decode_json(body, limits=limits)
 
-        assert decoded.rejected == [
-            Rejected(
-                0, "attribute 'long': value of 11 characters, over the limit of 10"
-            )
-        ]
+        assert decoded.rejected == [Rejected(0, "attribute 'long': value of 11 characters, over the limit of 10")]
 
     @pytest.mark.parametrize(("max_depth", "container"), [(32, list), (8, dict)])
-    def test_too_deep_nesting_rejects_the_span(
-        self, max_depth: int, container: type
-    ) -> None:
+    def test_too_deep_nesting_rejects_the_span(self, max_depth: int, container: type) -> None:
         def nest(levels: int) -> Any:
             value: Any = "leaf"
             for _ in range(levels):
@@ -748,11 +702,7 @@ class TestPartialRejection:
 
         for decoded in (from_protobuf, from_json):
             assert decoded.spans[0].attributes == ok
-            assert decoded.rejected == [
-                Rejected(
-                    1, f"attribute 'deep': value nested deeper than {max_depth} levels"
-                )
-            ]
+            assert decoded.rejected == [Rejected(1, f"attribute 'deep': value nested deeper than {max_depth} levels")]
 
     def test_too_deep_map_form_attribute_rejects_the_span(self) -> None:
         deep: Any = 1
@@ -762,15 +712,11 @@ class TestPartialRejection:
 
         decoded = decode_json(body, limits=otlp.Limits(max_depth=4))
 
-        assert decoded.rejected == [
-            Rejected(0, "attribute 'deep': value nested deeper than 4 levels")
-        ]
+        assert decoded.rejected == [Rejected(0, "attribute 'deep': value nested deeper than 4 levels")]
 
     def test_bad_event_attributes_name_the_event(self) -> None:
         span = proto_span()
-        span.events.add(name="gen_ai.choice").attributes.extend(
-            proto_attributes({"text": "x" * 11})
-        )
+        span.events.add(name="gen_ai.choice").attributes.extend(proto_attributes({"text": "x" * 11}))
 
         decoded = decode_protobuf(
             proto_traces(span).SerializeToString(),
@@ -788,9 +734,7 @@ class TestPartialRejection:
         request = proto_traces(proto_span(), proto_span(), resource={"huge": "x" * 11})
         request.resource_spans.add().scope_spans.add().spans.append(proto_span())
 
-        decoded = decode_protobuf(
-            request.SerializeToString(), limits=otlp.Limits(max_value_length=10)
-        )
+        decoded = decode_protobuf(request.SerializeToString(), limits=otlp.Limits(max_value_length=10))
 
         assert len(decoded.spans) == 1
         assert decoded.rejected == [
@@ -825,10 +769,7 @@ class TestRequestErrors:
             decode_protobuf(body[:-7])
 
         assert caught.value.status == 400
-        assert (
-            "protobuf body could not be decoded as ExportTraceServiceRequest"
-            in caught.value.message
-        )
+        assert "protobuf body could not be decoded as ExportTraceServiceRequest" in caught.value.message
 
     def test_garbage_protobuf_is_a_400(self) -> None:
         with pytest.raises(otlp.OtlpError) as caught:
@@ -880,9 +821,7 @@ class TestRequestErrors:
         assert caught.value.status == 400
         assert caught.value.message.startswith(message)
 
-    @pytest.mark.parametrize(
-        "content_type", ["text/plain", "", "application/grpc", "multipart/form-data"]
-    )
+    @pytest.mark.parametrize("content_type", ["text/plain", "", "application/grpc", "multipart/form-data"])
     def test_unsupported_content_type_is_a_415(self, content_type: str) -> None:
         with pytest.raises(otlp.UnsupportedMediaType) as caught:
             otlp.decode_traces(b"{}", content_type=content_type, max_bytes=MAX_BYTES)
@@ -900,9 +839,7 @@ class TestRequestErrors:
             ("application/json; charset=utf-8", "json"),
         ],
     )
-    def test_media_type_matches_by_substring(
-        self, content_type: str, expected: str
-    ) -> None:
+    def test_media_type_matches_by_substring(self, content_type: str, expected: str) -> None:
         assert otlp.media_type(content_type) == expected
 
     def test_otlp_errors_carry_status_and_message(self) -> None:
@@ -918,18 +855,12 @@ class TestRequestErrors:
 
 class TestWrongSignal:
     @pytest.mark.parametrize("tied_to_a_span", [False, True])
-    def test_protobuf_logs_sent_to_the_traces_endpoint_is_a_400(
-        self, tied_to_a_span: bool
-    ) -> None:
+    def test_protobuf_logs_sent_to_the_traces_endpoint_is_a_400(self, tied_to_a_span: bool) -> None:
         ids = {"trace_id": TRACE_ID, "span_id": SPAN_ID} if tied_to_a_span else {}
         request = logs_service_pb2.ExportLogsServiceRequest()
         records = request.resource_logs.add().scope_logs.add().log_records
-        records.add(
-            time_unix_nano=START, severity_text="INFO", body=proto_value("hello"), **ids
-        )
-        records.add(
-            observed_time_unix_nano=START, event_name="gen_ai.user.message", **ids
-        )
+        records.add(time_unix_nano=START, severity_text="INFO", body=proto_value("hello"), **ids)
+        records.add(observed_time_unix_nano=START, event_name="gen_ai.user.message", **ids)
 
         with pytest.raises(otlp.WrongSignal) as caught:
             decode_protobuf(request.SerializeToString())
@@ -958,22 +889,14 @@ class TestWrongSignal:
 
     def test_json_traces_sent_to_the_logs_endpoint_is_a_400(self) -> None:
         with pytest.raises(otlp.WrongSignal):
-            otlp.decode_logs(
-                json_traces(json_span()), content_type=JSON, max_bytes=MAX_BYTES
-            )
+            otlp.decode_logs(json_traces(json_span()), content_type=JSON, max_bytes=MAX_BYTES)
 
     @pytest.mark.parametrize("name", ["chat gpt-4o", ""])
-    def test_protobuf_traces_sent_to_the_logs_endpoint_is_a_400(
-        self, name: str
-    ) -> None:
-        request = proto_traces(
-            proto_span(name=name, attributes={"gen_ai.system": "openai"})
-        )
+    def test_protobuf_traces_sent_to_the_logs_endpoint_is_a_400(self, name: str) -> None:
+        request = proto_traces(proto_span(name=name, attributes={"gen_ai.system": "openai"}))
 
         with pytest.raises(otlp.WrongSignal) as caught:
-            otlp.decode_logs(
-                request.SerializeToString(), content_type=PROTOBUF, max_bytes=MAX_BYTES
-            )
+            otlp.decode_logs(request.SerializeToString(), content_type=PROTOBUF, max_bytes=MAX_BYTES)
 
         assert caught.value.message.endswith(
             "this looks like an OTLP traces or metrics export sent to the logs endpoint"
@@ -1027,9 +950,7 @@ class TestCompression:
             "identity-listed",
         ],
     )
-    def test_content_encodings_decode_to_the_same_spans(
-        self, encoding: str, compress: Any
-    ) -> None:
+    def test_content_encodings_decode_to_the_same_spans(self, encoding: str, compress: Any) -> None:
         body = rich_proto_request().SerializeToString()
 
         decoded = decode_protobuf(compress(body), content_encoding=encoding)
@@ -1037,9 +958,7 @@ class TestCompression:
         assert decoded.spans == [EXPECTED_RICH_SPAN]
 
     def test_gzip_json_decodes(self) -> None:
-        decoded = decode_json(
-            gzip.compress(rich_json_request()), content_encoding="gzip"
-        )
+        decoded = decode_json(gzip.compress(rich_json_request()), content_encoding="gzip")
 
         assert decoded.spans == [EXPECTED_RICH_SPAN]
 
@@ -1049,9 +968,7 @@ class TestCompression:
 
         assert len(decode_json(members, content_encoding="gzip").spans) == 1
 
-    def test_gzip_bomb_is_a_413_without_expanding_in_memory(
-        self, gzip_bomb: bytes
-    ) -> None:
+    def test_gzip_bomb_is_a_413_without_expanding_in_memory(self, gzip_bomb: bytes) -> None:
         tracemalloc.start()
         try:
             with pytest.raises(otlp.BodyTooLarge) as caught:
@@ -1075,9 +992,7 @@ class TestCompression:
     def test_body_exactly_at_the_limit_is_accepted(self) -> None:
         body = json_traces(json_span())
 
-        decoded = decode_json(
-            gzip.compress(body), content_encoding="gzip", max_bytes=len(body)
-        )
+        decoded = decode_json(gzip.compress(body), content_encoding="gzip", max_bytes=len(body))
 
         assert len(decoded.spans) == 1
 
@@ -1088,10 +1003,7 @@ class TestCompression:
             decode_protobuf(body, content_encoding="gzip", max_bytes=1000)
 
         assert caught.value.status == 413
-        assert (
-            caught.value.message
-            == f"request body is {len(body)} bytes, over the 1000 bytes limit"
-        )
+        assert caught.value.message == f"request body is {len(body)} bytes, over the 1000 bytes limit"
 
     def test_uncompressed_body_over_the_limit_is_a_413(self) -> None:
         with pytest.raises(otlp.BodyTooLarge):
@@ -1116,9 +1028,7 @@ class TestCompression:
         ],
         ids=["garbage", "truncated", "empty", "deflate-trailing", "gzip-trailing"],
     )
-    def test_bad_compression_is_a_400(
-        self, body: bytes, encoding: str, message: str
-    ) -> None:
+    def test_bad_compression_is_a_400(self, body: bytes, encoding: str, message: str) -> None:
         with pytest.raises(otlp.MalformedBody) as caught:
             decode_json(body, content_encoding=encoding)
 
@@ -1155,20 +1065,12 @@ def proto_logs(*records: logs_pb2.LogRecord) -> bytes:
 
 
 def json_logs(*records: Any) -> bytes:
-    document = {
-        "resourceLogs": [
-            {"scopeLogs": [{"scope": {"name": "x"}, "logRecords": list(records)}]}
-        ]
-    }
+    document = {"resourceLogs": [{"scopeLogs": [{"scope": {"name": "x"}, "logRecords": list(records)}]}]}
     return json.dumps(document).encode()
 
 
-def decode_logs(
-    body: bytes, content_type: str = PROTOBUF, **options: Any
-) -> DecodedLogs:
-    return otlp.decode_logs(
-        body, content_type=content_type, max_bytes=MAX_BYTES, **options
-    )
+def decode_logs(body: bytes, content_type: str = PROTOBUF, **options: Any) -> DecodedLogs:
+    return otlp.decode_logs(body, content_type=content_type, max_bytes=MAX_BYTES, **options)
 
 
 USER_MESSAGE_BODY = {"content": "What is the weather?", "parts": [{"type": "text"}]}
@@ -1229,9 +1131,7 @@ class TestLogs:
             span_id=SPAN_ID,
             body=proto_value(USER_MESSAGE_BODY),
         )
-        record.attributes.extend(
-            proto_attributes({"event.name": "gen_ai.user.message"})
-        )
+        record.attributes.extend(proto_attributes({"event.name": "gen_ai.user.message"}))
         json_record = {
             "timeUnixNano": str(START),
             "traceId": TRACE_ID.hex(),
@@ -1240,9 +1140,7 @@ class TestLogs:
             "attributes": json_attributes({"event.name": "gen_ai.user.message"}),
         }
 
-        assert decode_logs(proto_logs(record)) == decode_logs(
-            json_logs(json_record), JSON
-        )
+        assert decode_logs(proto_logs(record)) == decode_logs(json_logs(json_record), JSON)
 
     def test_json_event_name_and_observed_time(self) -> None:
         json_record = {
@@ -1255,9 +1153,7 @@ class TestLogs:
         assert (event.name, event.time_ns) == ("gen_ai.tool.message", END)
 
     def test_zero_ids_mean_not_tied_to_a_span(self) -> None:
-        record = logs_pb2.LogRecord(
-            time_unix_nano=START, trace_id=bytes(16), span_id=bytes(8)
-        )
+        record = logs_pb2.LogRecord(time_unix_nano=START, trace_id=bytes(16), span_id=bytes(8))
 
         (event,) = decode_logs(proto_logs(record)).events
 
@@ -1269,30 +1165,18 @@ class TestLogs:
         bad_span = {"timeUnixNano": str(START), "spanId": "xyz"}
 
         from_protobuf = decode_logs(proto_logs(good, bad_trace, good))
-        from_json = decode_logs(
-            json_logs({"timeUnixNano": "1", "eventName": "ok"}, bad_span), JSON
-        )
+        from_json = decode_logs(json_logs({"timeUnixNano": "1", "eventName": "ok"}, bad_span), JSON)
 
         assert [event.name for event in from_protobuf.events] == ["ok", "ok"]
-        assert from_protobuf.rejected == [
-            Rejected(1, "trace id is 5 bytes, expected 16 or none")
-        ]
-        assert from_json.rejected == [
-            Rejected(1, "spanId 'xyz' is neither 16 hex digits nor base64 of 8 bytes")
-        ]
+        assert from_protobuf.rejected == [Rejected(1, "trace id is 5 bytes, expected 16 or none")]
+        assert from_json.rejected == [Rejected(1, "spanId 'xyz' is neither 16 hex digits nor base64 of 8 bytes")]
 
     def test_too_long_body_rejects_the_record(self) -> None:
-        record = logs_pb2.LogRecord(
-            time_unix_nano=START, body=proto_value({"content": "x" * 11})
-        )
+        record = logs_pb2.LogRecord(time_unix_nano=START, body=proto_value({"content": "x" * 11}))
 
-        decoded = decode_logs(
-            proto_logs(record), limits=otlp.Limits(max_value_length=10)
-        )
+        decoded = decode_logs(proto_logs(record), limits=otlp.Limits(max_value_length=10))
 
-        assert decoded.rejected == [
-            Rejected(0, "body: value of 11 characters, over the limit of 10")
-        ]
+        assert decoded.rejected == [Rejected(0, "body: value of 11 characters, over the limit of 10")]
 
     def test_empty_logs_request_decodes_to_nothing(self) -> None:
         assert decode_logs(b"") == DecodedLogs([], [])
@@ -1317,9 +1201,7 @@ class TestResponses:
         assert otlp.encode_trace_response(rejected=0, message="", as_json=True) == b"{}"
 
     def test_trace_partial_success_round_trips_as_protobuf(self) -> None:
-        body = otlp.encode_trace_response(
-            rejected=3, message="3 spans rejected", as_json=False
-        )
+        body = otlp.encode_trace_response(rejected=3, message="3 spans rejected", as_json=False)
 
         response = trace_service_pb2.ExportTraceServiceResponse.FromString(body)
 
@@ -1328,18 +1210,12 @@ class TestResponses:
         assert response.partial_success.error_message == "3 spans rejected"
 
     def test_trace_partial_success_as_otlp_json(self) -> None:
-        body = otlp.encode_trace_response(
-            rejected=3, message="3 spans rejected", as_json=True
-        )
+        body = otlp.encode_trace_response(rejected=3, message="3 spans rejected", as_json=True)
 
-        assert json.loads(body) == {
-            "partialSuccess": {"rejectedSpans": "3", "errorMessage": "3 spans rejected"}
-        }
+        assert json.loads(body) == {"partialSuccess": {"rejectedSpans": "3", "errorMessage": "3 spans rejected"}}
 
     def test_warning_without_rejections_still_reports_partial_success(self) -> None:
-        body = otlp.encode_trace_response(
-            rejected=0, message="attributes truncated", as_json=False
-        )
+        body = otlp.encode_trace_response(rejected=0, message="attributes truncated", as_json=False)
 
         response = trace_service_pb2.ExportTraceServiceResponse.FromString(body)
 
@@ -1347,9 +1223,7 @@ class TestResponses:
         assert response.partial_success.error_message == "attributes truncated"
 
     def test_logs_partial_success_round_trips(self) -> None:
-        as_protobuf = otlp.encode_logs_response(
-            rejected=2, message="bad ids", as_json=False
-        )
+        as_protobuf = otlp.encode_logs_response(rejected=2, message="bad ids", as_json=False)
         as_json = otlp.encode_logs_response(rejected=2, message="bad ids", as_json=True)
 
         response = logs_service_pb2.ExportLogsServiceResponse.FromString(as_protobuf)
@@ -1358,46 +1232,29 @@ class TestResponses:
             response.partial_success.rejected_log_records,
             response.partial_success.error_message,
         ) == (2, "bad ids")
-        assert json.loads(as_json) == {
-            "partialSuccess": {"rejectedLogRecords": "2", "errorMessage": "bad ids"}
-        }
+        assert json.loads(as_json) == {"partialSuccess": {"rejectedLogRecords": "2", "errorMessage": "bad ids"}}
         assert otlp.encode_logs_response(rejected=0, message="", as_json=True) == b"{}"
 
     def test_metrics_reply_is_an_empty_success(self) -> None:
         as_protobuf = otlp.encode_metrics_response(as_json=False)
 
         assert (
-            metrics_service_pb2.ExportMetricsServiceResponse.FromString(
-                as_protobuf
-            ).HasField("partial_success")
+            metrics_service_pb2.ExportMetricsServiceResponse.FromString(as_protobuf).HasField("partial_success")
             is False
         )
         assert otlp.encode_metrics_response(as_json=True) == b"{}"
 
     def test_response_content_types_follow_the_request(self) -> None:
-        assert (
-            otlp.RESPONSE_CONTENT_TYPES[
-                otlp.media_type("application/json; charset=utf-8")
-            ]
-            == "application/json"
-        )
-        assert (
-            otlp.RESPONSE_CONTENT_TYPES[otlp.media_type("application/x-protobuf")]
-            == "application/x-protobuf"
-        )
+        assert otlp.RESPONSE_CONTENT_TYPES[otlp.media_type("application/json; charset=utf-8")] == "application/json"
+        assert otlp.RESPONSE_CONTENT_TYPES[otlp.media_type("application/x-protobuf")] == "application/x-protobuf"
 
 
 # --- robustness ----------------------------------------------------------------------------------
 
-json_scalars = (
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-)
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
 json_values = st.recursive(
     json_scalars,
-    lambda children: (
-        st.lists(children, max_size=4)
-        | st.dictionaries(st.text(max_size=12), children, max_size=4)
-    ),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=20,
 )
 otlp_keys = st.sampled_from(
@@ -1449,9 +1306,7 @@ class TestRobustness:
 
     @settings(max_examples=200, deadline=None)
     @given(spans=st.lists(span_like | json_values, max_size=4))
-    def test_arbitrary_json_spans_decode_or_raise_otlp_error(
-        self, spans: list[Any]
-    ) -> None:
+    def test_arbitrary_json_spans_decode_or_raise_otlp_error(self, spans: list[Any]) -> None:
         body = json_traces(*spans)
         try:
             decoded = decode_json(body)

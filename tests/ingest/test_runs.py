@@ -98,12 +98,7 @@ def test_agent_name_prefers_the_named_agent_span_then_inherited_then_service():
         ).agent_name
         == "helper"
     )
-    assert (
-        summarize(
-            [span("r", name="handle", run_hints={"service_name": "billing-svc"})]
-        ).agent_name
-        == "billing-svc"
-    )
+    assert summarize([span("r", name="handle", run_hints={"service_name": "billing-svc"})]).agent_name == "billing-svc"
     assert (
         summarize(
             [

@@ -23,9 +23,7 @@ class CreateProjectCommandTests(TestCase):
 
     def test_creates_the_named_organization_when_missing(self):
         call_command("create_project", "Research", "--org", "lab", stdout=StringIO())
-        assert Project.objects.get(
-            name="Research"
-        ).organization == Organization.objects.get(slug="lab")
+        assert Project.objects.get(name="Research").organization == Organization.objects.get(slug="lab")
 
     def test_same_name_twice_gets_distinct_slugs(self):
         call_command("create_project", "Bot", stdout=StringIO())
@@ -37,9 +35,7 @@ class CreateProjectCommandTests(TestCase):
 
     def test_unknown_timezone_is_refused_with_the_field_named(self):
         with pytest.raises(CommandError, match="timezone"):
-            call_command(
-                "create_project", "Bot", "--timezone", "Mars/Olympus", stdout=StringIO()
-            )
+            call_command("create_project", "Bot", "--timezone", "Mars/Olympus", stdout=StringIO())
         assert not Project.objects.exists()
 
 
@@ -54,16 +50,8 @@ class ApiKeyTests(TestCase):
     def test_bearer_and_x_api_key_headers_authenticate(self):
         project, raw_key = make_project()
         rf = RequestFactory()
-        assert (
-            auth.api_key_for_request(
-                rf.post("/", HTTP_AUTHORIZATION=f"Bearer {raw_key}")
-            ).project
-            == project
-        )
-        assert (
-            auth.api_key_for_request(rf.post("/", HTTP_X_API_KEY=raw_key)).project
-            == project
-        )
+        assert auth.api_key_for_request(rf.post("/", HTTP_AUTHORIZATION=f"Bearer {raw_key}")).project == project
+        assert auth.api_key_for_request(rf.post("/", HTTP_X_API_KEY=raw_key)).project == project
 
     def test_wrong_or_revoked_key_is_refused(self):
         project, raw_key = make_project()

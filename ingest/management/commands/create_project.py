@@ -33,10 +33,7 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise CommandError(
-                "; ".join(
-                    f"{field}: {' '.join(errs)}"
-                    for field, errs in exc.message_dict.items()
-                )
+                "; ".join(f"{field}: {' '.join(errs)}" for field, errs in exc.message_dict.items())
             ) from None
         self.stdout.write(
             f"Created project {project.name!r} ({project}) in organization {project.organization.name!r}."

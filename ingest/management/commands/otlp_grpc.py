@@ -16,9 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=8)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        server, port = grpc_server.build_server(
-            f"{options['host']}:{options['port']}", workers=options["workers"]
-        )
+        server, port = grpc_server.build_server(f"{options['host']}:{options['port']}", workers=options["workers"])
         server.start()
         self.stdout.write(f"OTLP/gRPC listening on {options['host']}:{port}")
         self.stdout.flush()

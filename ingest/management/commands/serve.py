@@ -30,9 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.getenv("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.getenv("PORT", "8000")))
         parser.add_argument("--web-workers", type=int, default=2)
-        parser.add_argument(
-            "--no-worker", action="store_true", help="run the web server only"
-        )
+        parser.add_argument("--no-worker", action="store_true", help="run the web server only")
 
     def handle(self, *args: Any, **options: Any) -> None:
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -100,9 +98,7 @@ class Command(BaseCommand):
         key_file = Path(settings.VAR_DIR) / KEY_FILE
         if Project.objects.exists() and key_file.exists():
             return key_file.read_text().strip()
-        project = Project.objects.filter(
-            organization__slug=services.DEFAULT_ORG_SLUG
-        ).first()
+        project = Project.objects.filter(organization__slug=services.DEFAULT_ORG_SLUG).first()
         if project is None:
             project, new_key = services.project_create("Default")
         else:

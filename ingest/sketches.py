@@ -1,0 +1,164 @@
+"""Pure: a mergeable latency sketch (DDSketch's logarithmic buckets) and its byte encoding.
+
+A positive value x falls in bucket i = ceil(log_gamma(x)), i.e. (gamma^(i-1), gamma^i], and is
+read back as 2 * gamma^i / (gamma + 1), which is within RELATIVE_ACCURACY of every value in the
+bucket. Zeros (and anything below MIN_VALUE) have their own exact bucket. Merging adds bucket
+counts, so a sketch of any time range and filter is the merge of its hourly sketches: exact in
+count, and every percentile within RELATIVE_ACCURACY of the true order statistic.
+
+Percentiles follow numpy's default (linear interpolation between the two order statistics
+around rank q * (n - 1)); each of the two is estimated within RELATIVE_ACCURACY and the values
+are non-negative, so the interpolated result is too.
+
+Hand-rolled rather than the `ddsketch` package: a query merges thousands of stored hourly
+sketches, which this does in one vectorized numpy pass over their raw bytes, where `ddsketch`
+merges bucket by bucket in Python objects and serializes through protobuf.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+RELATIVE_ACCURACY = 0.008  # < 1% with room for floating-point rounding at bucket edges
+GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
+_LOG_GAMMA = math.log(GAMMA)
+MIN_VALUE = 1e-9  # smaller values (durations in ms: below a picosecond) count as zero
+PERCENTILES = (50, 90, 95, 99)
+
+# Encoding: little-endian int32 [zero_count, key_1 .. key_n, count_1 .. count_n], keys ascending.
+_DTYPE = np.dtype("<i4")
+
+IntArray = npt.NDArray[np.int64]
+
+
+def _empty() -> IntArray:
+    return np.zeros(0, dtype=np.int64)
+
+
+@dataclass(slots=True)
+class Sketch:
+    zeros: int = 0
+    keys: IntArray = field(default_factory=_empty)  # ascending bucket indexes
+    counts: IntArray = field(default_factory=_empty)  # values per bucket, all > 0
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> Sketch:
+        data = np.fromiter(values, dtype=np.float64)
+        positive = data[data >= MIN_VALUE]
+        keys, counts = np.unique(np.ceil(np.log(positive) / _LOG_GAMMA).astype(np.int64), return_counts=True)
+        return cls(int(data.size - positive.size), keys, counts.astype(np.int64))
+
+    @property
+    def count(self) -> int:
+        return self.zeros + int(self.counts.sum())
+
+    def to_bytes(self) -> bytes:
+        header = np.array([self.zeros], dtype=_DTYPE)
+        return b"".join(
+            (
+                header.tobytes(),
+                self.keys.astype(_DTYPE).tobytes(),
+                self.counts.astype(_DTYPE).tobytes(),
+            )
+        )
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> Sketch:
+        return merge([blob])
+
+    def merge(self, other: Sketch) -> Sketch:
+        keys, inverse = np.unique(np.concatenate((self.keys, other.keys)), return_inverse=True)
+        counts = np.bincount(
+            inverse,
+            weights=np.concatenate((self.counts, other.counts)),
+            minlength=keys.size,
+        )
+        return Sketch(self.zeros + other.zeros, keys, counts.astype(np.int64))
+
+    def quantile(self, q: float) -> float | None:
+        """The q-quantile (0 <= q <= 1) as numpy.percentile(values, 100 * q) would give it."""
+        n = self.count
+        if n == 0:
+            return None
+        position = q * (n - 1)
+        low = math.floor(position)
+        high = min(low + 1, n - 1)
+        cumulative = np.cumsum(self.counts)
+        v_low, v_high = self._value_at(low, cumulative), self._value_at(high, cumulative)
+        return v_low + (position - low) * (v_high - v_low)
+
+    def percentiles(self, ps: Sequence[int] = PERCENTILES) -> dict[str, float | None]:
+        return {f"p{p}": self.quantile(p / 100) for p in ps}
+
+    def _value_at(self, rank: int, cumulative: IntArray) -> float:
+        """Estimate of the rank-th smallest value (0-based)."""
+        if rank < self.zeros:
+            return 0.0
+        index = int(np.searchsorted(cumulative, rank - self.zeros, side="right"))
+        return 2 * GAMMA ** int(self.keys[index]) / (GAMMA + 1)
+
+
+def merge(blobs: Sequence[bytes]) -> Sketch:
+    """One sketch from many encoded ones."""
+    return merge_grouped([(None, blob) for blob in blobs]).get(None, Sketch())
+
+
+def merge_grouped(
+    rows: Iterable[tuple[Hashable, bytes | memoryview]],
+) -> dict[Hashable, Sketch]:
+    """Merge encoded sketches by group key, in one vectorized pass over all of their bytes."""
+    groups: dict[Hashable, int] = {}
+    owners: list[int] = []
+    parts: list[bytes | memoryview] = []
+    for key, blob in rows:
+        owners.append(groups.setdefault(key, len(groups)))
+        parts.append(blob)
+    if not parts:
+        return {}
+    data = np.frombuffer(b"".join(parts), dtype=_DTYPE)
+    sizes = np.fromiter((len(p) for p in parts), dtype=np.int64) // _DTYPE.itemsize
+    starts = np.cumsum(sizes) - sizes
+    group_of_blob = np.asarray(owners, dtype=np.int64)
+    zeros = np.bincount(group_of_blob, weights=data[starts], minlength=len(groups))
+    # Blob b holds n_b keys at starts[b] + 1 ... and their n_b counts right after them.
+    buckets = (sizes - 1) // 2
+    first_key = np.repeat(starts + 1 - (np.cumsum(buckets) - buckets), buckets)
+    key_at = first_key + np.arange(int(buckets.sum()))
+    keys = data[key_at].astype(np.int64)
+    counts = data[key_at + np.repeat(buckets, buckets)].astype(np.int64)
+    group = np.repeat(group_of_blob, buckets)
+    sketches = _sum_buckets(len(groups), group, keys, counts)
+    return {key: Sketch(int(zeros[g]), *sketches.get(g, (_empty(), _empty()))) for key, g in groups.items()}
+
+
+def _sum_buckets(
+    n_groups: int, group: IntArray, keys: IntArray, counts: IntArray
+) -> dict[int, tuple[IntArray, IntArray]]:
+    """Per group, the distinct keys (ascending) and their summed counts."""
+    if not keys.size:
+        return {}
+    low = int(keys.min())
+    width = int(keys.max()) - low + 1
+    if n_groups * width <= 4_000_000:  # dense: one bincount over a groups x keys grid
+        grid = np.bincount(group * width + (keys - low), weights=counts, minlength=n_groups * width).reshape(
+            n_groups, width
+        )
+        out = {}
+        for g in np.unique(group).tolist():
+            present = np.flatnonzero(grid[g])
+            out[g] = (present + low, grid[g, present].astype(np.int64))
+        return out
+    order = np.lexsort((keys, group))  # sparse: sort on (group, key), add up equal neighbours
+    group, keys, counts = group[order], keys[order], counts[order]
+    new = np.ones(keys.size, dtype=bool)
+    new[1:] = (group[1:] != group[:-1]) | (keys[1:] != keys[:-1])
+    first = np.flatnonzero(new)
+    summed = np.add.reduceat(counts, first)
+    group, keys = group[first], keys[first]
+    bounds = np.searchsorted(group, np.arange(n_groups + 1))
+    return {g: (keys[bounds[g] : bounds[g + 1]], summed[bounds[g] : bounds[g + 1]]) for g in np.unique(group).tolist()}
