@@ -148,6 +148,24 @@ class RepriceTests(CostTestCase):
         assert "0 span(s) changed" in self.reprice()
         assert Run.objects.get(project=self.project).cost_usd == Decimal("11.4")
 
+    def agent_cost_in_rollups(self) -> str:
+        call_command("rollup", stdout=StringIO())
+        response = self.client.get(
+            "/api/v1/metrics/summary?group_by=agent&since=2026-11-20T00:00:00Z&until=2026-11-21T00:00:00Z", **self.auth()
+        )
+        [row] = response.json()["rows"]
+        return row["cost_usd"]
+
+    def test_reprice_brings_rollup_totals_in_line_once(self):
+        self.ingest(llm_span("a", "2026-11-20T10:30:00Z"), llm_span("b", "2026-11-20T11:30:00Z"))
+        assert Decimal(self.agent_cost_in_rollups()) == 0
+        with self.captureOnCommitCallbacks(execute=False):
+            self.add_override()
+        self.reprice()
+        assert Decimal(self.agent_cost_in_rollups()) == Decimal("11.4")
+        self.reprice()
+        assert Decimal(self.agent_cost_in_rollups()) == Decimal("11.4")
+
     def test_reprice_since_and_model_filters(self):
         self.ingest(llm_span("a", "2026-11-20T10:30:00Z"), llm_span("b", "2026-11-20T11:30:00Z", model="other-llm"))
         with self.captureOnCommitCallbacks(execute=False):
