@@ -58,12 +58,12 @@ def _attr(key: str, value: object) -> common_pb2.KeyValue:
     return kv
 
 
+_TEXT = " ".join(random.Random(1).choice(WORDS) for _ in range(2000))
+
+
 def _text(rng: random.Random, low: int, high: int) -> str:
-    size = rng.randint(low, high)
-    out = []
-    while sum(len(w) + 1 for w in out) < size:
-        out.append(rng.choice(WORDS))
-    return " ".join(out)[:size]
+    start = rng.randint(0, 500)
+    return _TEXT[start : start + rng.randint(low, high)]
 
 
 def build_trace(rng: random.Random, scope: trace_pb2.ScopeSpans, now_ns: int) -> int:
@@ -192,6 +192,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--traces-per-request", type=int, default=50)
     parser.add_argument("--concurrency", default="1,4,16")
+    parser.add_argument("--requests", type=int, default=400, help="distinct requests built up front")
     args = parser.parse_args()
 
     var_dir = Path(tempfile.mkdtemp(prefix="agentledger-bench-"))
@@ -217,7 +218,7 @@ def main() -> None:
     key = out.stdout.strip().splitlines()[-1]
 
     print("building payloads…", flush=True)
-    bodies, spans_built = build_requests(800, args.traces_per_request, seed=7)
+    bodies, spans_built = build_requests(args.requests, args.traces_per_request, seed=7)
     spans_per_request = spans_built / len(bodies)
     print(
         f"{len(bodies)} requests, {spans_per_request:.0f} spans each, {sum(map(len, bodies)) / len(bodies) / 1024:.0f} KiB each"
