@@ -221,11 +221,12 @@ def provider(view: SpanView) -> str:
 
 
 def request_model(view: SpanView) -> str:
-    return text(view, REQUEST_MODEL)
+    return view.memo(request_model, lambda: text(view, REQUEST_MODEL))
 
 
 def response_model(view: SpanView) -> str:
-    return text(view, RESPONSE_MODEL) or request_model(view)
+    # Memoized: the provider's last resort (`_model_prefix`) reads it too.
+    return view.memo(response_model, lambda: text(view, RESPONSE_MODEL) or request_model(view))
 
 
 def finish_reason(view: SpanView, output: Any) -> str:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from ingest.conventions.span_view import SpanView
-from ingest.conventions.values import as_cost, as_flag, as_object
+from ingest.conventions.values import as_cost, as_flag
 from ingest.telemetry import SpanKind
 
 OBSERVATION_TYPE = "langfuse.observation.type"
@@ -92,12 +92,14 @@ class UsageDetail:
     bucket: str
 
     def __call__(self, view: SpanView) -> Any:
-        return as_object(view.get(USAGE_DETAILS)).get(self.bucket)
+        view.get(USAGE_DETAILS)  # consumed
+        return view.peek_object(USAGE_DETAILS).get(self.bucket)
 
 
 def cost_total(view: SpanView) -> Decimal | None:
     """`cost_details.total`, else the sum of its buckets (they are disjoint; Langfuse totals them the same way)."""
-    details = as_object(view.get(COST_DETAILS))
+    view.get(COST_DETAILS)  # consumed
+    details = view.peek_object(COST_DETAILS)
     if "total" in details:
         return as_cost(details["total"])
     amounts = [amount for value in details.values() if (amount := as_cost(value)) is not None]
@@ -118,7 +120,7 @@ class MetadataValue:
         flat = view.get(f"{self.prefix}.{self.key}")
         if flat not in (None, ""):
             return flat
-        return as_object(view.peek(self.prefix)).get(self.key)
+        return view.peek_object(self.prefix).get(self.key)
 
 
 def is_error_level(view: SpanView) -> bool:

@@ -849,19 +849,25 @@ def _indexed_items(attributes: Mapping[str, Any], prefix: str) -> tuple[list[Any
     Only integer segments directly after the prefix count: `gen_ai.prompt.name` is not a
     message. Indices above MAX_FLATTENED_INDEX are ignored and left unconsumed.
     """
+    tree, used = _indexed_tree(attributes, prefix)
+    items = _listify(tree)
+    return (items if isinstance(items, list) else []), used
+
+
+def _indexed_tree(attributes: Mapping[str, Any], prefix: str) -> tuple[_Tree, set[str]]:
+    """The tree of `_indexed_items` and the keys it used; `_shadowed_keys` needs only the keys."""
     head = prefix + "."
     tree = _Tree()
     used: set[str] = set()
-    for key, value in attributes.items():
-        if not key.startswith(head):
-            continue
+    # Called a dozen times per span, nearly always for a prefix the span does not use.
+    keys = [key for key in attributes if key.startswith(head)]
+    for key in keys:
         path = key[len(head) :].split(".", _MAX_PATH_SEGMENTS)
         if len(path) > _MAX_PATH_SEGMENTS or _index(path[0]) is None or not _path_is_capped(path):
             continue
-        if _insert(tree, path, value):
+        if _insert(tree, path, attributes[key]):
             used.add(key)
-    items = _listify(tree)
-    return (items if isinstance(items, list) else []), used
+    return tree, used
 
 
 def _flattened_messages(items: list[Any], default_role: str) -> list[Message] | None:
@@ -1276,7 +1282,7 @@ def _shadowed_keys(attributes: Mapping[str, Any]) -> set[str]:
         "gen_ai.prompt",
         "gen_ai.completion",
     ):
-        keys |= _indexed_items(attributes, prefix)[1]
+        keys |= _indexed_tree(attributes, prefix)[1]
     return keys
 
 

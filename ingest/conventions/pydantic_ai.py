@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest.conventions.span_view import SpanView
-from ingest.conventions.values import as_object, as_text
+from ingest.conventions.values import as_text
 from ingest.telemetry import SpanKind
 
 SCOPE = "pydantic-ai"
@@ -68,7 +68,7 @@ class RawUsage:
     path: tuple[str, ...]
 
     def __call__(self, view: SpanView) -> Any:
-        value: Any = as_object(view.peek(LOGFIRE_RAW_USAGE))
+        value: Any = view.peek_object(LOGFIRE_RAW_USAGE)
         for step in self.path:
             value = value.get(step) if isinstance(value, dict) else None
         return value

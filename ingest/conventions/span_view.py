@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ingest.conventions.values import as_object
 from ingest.telemetry import RawSpan, SpanKind
 
 T = TypeVar("T")
@@ -23,34 +24,31 @@ class SpanView:
     # Set once classified: some carriers only mean something on one kind.
     kind: str = SpanKind.SPAN
     consumed: set[str] = field(default_factory=set)
+    # RawSpan's fields are typed, but spans come from outside: their types are checked once,
+    # here, rather than on each of the ~200 reads a span gets.
+    attributes: dict[str, Any] = field(init=False)
+    name: str = field(init=False)
+    # Instrumentation scope name, lowercased: it identifies the emitter (CONVENTIONS.md (d)).
+    scope: str = field(init=False)
+    scope_version: str = field(init=False)
+    # JSON containers decoded once per span: several sources read fields of the same one.
+    _objects: dict[str, dict[str, Any]] = field(init=False, default_factory=dict)
+    _memo: dict[Callable[..., Any], Any] = field(init=False, default_factory=dict)
 
-    # RawSpan's fields are typed, but spans come from outside: each read re-checks the type.
-
-    @property
-    def attributes(self) -> dict[str, Any]:
+    def __post_init__(self) -> None:
         attributes: Any = self.span.attributes
-        return attributes if isinstance(attributes, dict) else {}
-
-    @property
-    def name(self) -> str:
-        return _stripped(self.span.name)
-
-    @property
-    def scope(self) -> str:
-        """Instrumentation scope name, lowercased: it identifies the emitter (CONVENTIONS.md (d))."""
-        return _stripped(self.span.scope_name).lower()
-
-    @property
-    def scope_version(self) -> str:
-        return _stripped(self.span.scope_version)
+        self.attributes = attributes if isinstance(attributes, dict) else {}
+        self.name = _stripped(self.span.name)
+        self.scope = _stripped(self.span.scope_name).lower()
+        self.scope_version = _stripped(self.span.scope_version)
 
     def get(self, key: str) -> Any:
         """The attribute's value (None when absent), and the key counts as consumed."""
-        attributes = self.attributes
-        if key not in attributes:
+        value = self.attributes.get(key, _ABSENT)
+        if value is _ABSENT:
             return None
         self.consumed.add(key)
-        return attributes[key]
+        return value
 
     def peek(self, key: str) -> Any:
         """Read without consuming: for containers (metadata JSON, provider metadata) of which we
@@ -66,10 +64,30 @@ class SpanView:
         value = self.get(key)
         return value.strip().lower() if isinstance(value, str) else ""
 
+    def peek_object(self, key: str) -> dict[str, Any]:
+        """`as_object` of the attribute, without consuming it, decoded at most once per span."""
+        found = self._objects.get(key)
+        if found is None:
+            found = self._objects[key] = as_object(self.attributes.get(key))
+        return found
+
+    def memo(self, reader: Callable[[SpanView], T], compute: Callable[[], T]) -> T:
+        """`compute()`, remembered under `reader` for this span: for values several rules ask for.
+
+        Only for readers whose result does not depend on `kind`, and whose reads are
+        consumed the first time (a repeat would consume nothing new)."""
+        if reader in self._memo:
+            return self._memo[reader]  # type: ignore[no-any-return]
+        value = self._memo[reader] = compute()
+        return value
+
     def resource(self, key: str) -> Any:
         """A resource attribute. Resource keys are not span attributes, so they never count as unmapped."""
         resource: Any = self.span.resource
         return resource.get(key) if isinstance(resource, dict) else None
+
+
+_ABSENT = object()
 
 
 def _stripped(value: Any) -> str:
@@ -92,11 +110,28 @@ def first_with_source(
     the same concept (dual-emitted generations) is understood, so it is not "unmapped".
     Values are never combined across sources.
     """
+    # Hot path (~30 lists per span): after the winner a key source is only marked consumed,
+    # and a function source still runs for the keys it consumes, but nothing is converted.
+    # Absent values are not converted either: every `convert` maps None to None.
+    attributes = view.attributes
+    consumed = view.consumed
     found: tuple[T, Source] | None = None
     for source in sources:
-        value = convert(read(view, source))
-        if found is None and value is not None:
-            found = (value, source)
+        if isinstance(source, str):
+            if source not in attributes:
+                continue
+            consumed.add(source)
+            if found is not None:
+                continue
+            value = attributes[source]
+        else:
+            value = source(view)
+            if found is not None:
+                continue
+        if value is not None:
+            converted = convert(value)
+            if converted is not None:
+                found = (converted, source)
     return found
 
 

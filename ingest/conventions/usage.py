@@ -111,6 +111,15 @@ def _aggregated(sources: tuple[Source, ...]) -> tuple[Source, ...]:
     )
 
 
+# Built once: _read_counts runs for every span.
+_AGGREGATED_LISTS = tuple(
+    map(
+        _aggregated,
+        (INPUT_TOKENS, OUTPUT_TOKENS, TOTAL_TOKENS, CACHE_READ_TOKENS, CACHE_WRITE_TOKENS, REASONING_TOKENS),
+    )
+)
+
+
 # --- Which input counts include the cache: decided by source (pitfall 1). ---------------
 
 
@@ -304,7 +313,7 @@ def _read_counts(view: SpanView, aggregated: bool) -> _Counts:
         REASONING_TOKENS,
     )
     input_keys, output_keys, total_keys, read_keys, write_keys, reasoning_keys = (
-        tuple(map(_aggregated, lists)) if aggregated else lists
+        _AGGREGATED_LISTS if aggregated else lists
     )
     return _Counts(
         input=first_with_source(view, input_keys, as_count),

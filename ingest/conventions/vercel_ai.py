@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest.conventions.span_view import SpanView
-from ingest.conventions.values import as_object, as_text
+from ingest.conventions.values import as_text
 from ingest.telemetry import SpanKind
 
 SCOPE = "ai"
@@ -122,7 +122,7 @@ class ProviderMetadata:
     path: tuple[str, ...]
 
     def __call__(self, view: SpanView) -> Any:
-        value: Any = as_object(view.peek(PROVIDER_METADATA))
+        value: Any = view.peek_object(PROVIDER_METADATA)
         for step in self.path:
             value = value.get(step) if isinstance(value, dict) else None
         return value
