@@ -23,4 +23,8 @@ app.conf.beat_schedule = {
     # Recompute dirty rollup hours/days; a pass left waiting behind a slow one is dropped.
     "rollup-pending": {"task": "ingest.tasks.rollup_pending", "schedule": 60.0, "options": {"expires": 55}},
     "enforce-retention": {"task": "ingest.tasks.enforce_retention", "schedule": 3600.0, "options": {"expires": 3000}},
+    # Budget alerts due for (re)delivery; evaluation itself follows each rollup pass.
+    "deliver-alerts": {"task": "budgets.tasks.deliver_alerts", "schedule": 60.0, "options": {"expires": 55}},
+    # Daily digests go out in the first pass after each project's midnight (claimed once per day).
+    "send-digests": {"task": "budgets.tasks.send_digests", "schedule": 600.0, "options": {"expires": 500}},
 }

@@ -405,3 +405,15 @@ def project_for_user(user: AbstractBaseUser | AnonymousUser, ref: str) -> Projec
         return projects.filter(pk=int(ref)).first()
     org, _, slug = ref.partition("/")
     return projects.filter(organization__slug=org, slug=slug).first()
+
+
+# --- Budgets -------------------------------------------------------------------------------
+
+
+def cost_total(project: Project, span: TimeRange, filters: dict[str, str] | None = None) -> Decimal:
+    """Total cost_usd over the range (widened to whole hours) for runs matching the filters
+    (agent, model, user, api_key id): one SQL aggregate over the rollup table that holds them."""
+    filters = filters or {}
+    table = table_for(None, filters)
+    total = _in_range(_rows(project, table, filters), span).aggregate(total=Sum("cost_usd"))["total"]
+    return Decimal(total or 0)

@@ -204,7 +204,7 @@ def _insert_spans(rows: list[Span]) -> None:
         return
     now = timezone.now()
     fields = [f for f in Span._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMP TABLE span_staging ON COMMIT DROP AS SELECT {columns} FROM ingest_span LIMIT 0")  # noqa: S608
         with cursor.cursor.copy(f"COPY span_staging ({columns}) FROM STDIN") as copy:
@@ -302,7 +302,7 @@ def _span_row(
         user_id=storable.text(f.user_id, 200),
         input=storable.json_value(f.input if f.input is not None else f.tool_arguments),
         output=storable.json_value(f.output if f.output is not None else f.tool_result),
-        attributes=storable.json_value(raw.attributes),
+        attributes=storable.json_value(_without(raw.attributes, f.io_keys)),
         resource=storable.json_value(raw.resource),
         events=storable.json_value(
             [{"name": e.name, "time_ns": str(e.time_ns), "attributes": e.attributes} for e in raw.events]
@@ -311,6 +311,14 @@ def _span_row(
         run_hints=storable.json_value({k: v for k, v in hints.items() if v}),
         scope_name=storable.text(raw.scope_name, 200),
     )
+
+
+def _without(attributes: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """The raw attributes minus the message carriers already stored as input/output."""
+    if not keys:
+        return attributes
+    drop = set(keys)
+    return {k: v for k, v in attributes.items() if k not in drop}
 
 
 def _is_framework_node(raw: RawSpan) -> bool:

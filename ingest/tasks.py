@@ -7,6 +7,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import OperationalError
 
+from budgets import tasks as budget_tasks
 from ingest import costs, retention, rollups, services
 from ingest.models import Project
 
@@ -25,6 +26,7 @@ def reprice_project(project_id: int, since: str = "") -> None:
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def rollup_pending() -> None:
     rollups.rollup_pending(max_seconds=rollups.PASS_SECONDS)
+    budget_tasks.evaluate_budgets.delay()  # budgets read the rollups this pass brought up to date
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)

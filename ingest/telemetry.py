@@ -138,3 +138,5 @@ class SpanFields:
     input: Any = None  # list of SC messages {role, parts: [...]} for LLM spans, else the raw decoded value
     output: Any = None
     unmapped: list[str] = field(default_factory=list)  # attribute keys no rule consumed
+    # Attribute keys that carried `input`/`output`: not stored again with the raw attributes.
+    io_keys: list[str] = field(default_factory=list)

@@ -69,6 +69,7 @@ def normalize(span: RawSpan) -> SpanFields:
         input=io_input,
         output=io_output,
         unmapped=_unmapped(view, io_keys),
+        io_keys=sorted(io_keys) if io_input is not None or io_output is not None else [],
     )
 
 

@@ -151,7 +151,8 @@ class RepriceTests(CostTestCase):
     def agent_cost_in_rollups(self) -> str:
         call_command("rollup", stdout=StringIO())
         response = self.client.get(
-            "/api/v1/metrics/summary?group_by=agent&since=2026-11-20T00:00:00Z&until=2026-11-21T00:00:00Z", **self.auth()
+            "/api/v1/metrics/summary?group_by=agent&since=2026-11-20T00:00:00Z&until=2026-11-21T00:00:00Z",
+            **self.auth(),
         )
         [row] = response.json()["rows"]
         return row["cost_usd"]

@@ -1,0 +1,181 @@
+"""Budgets, Slack destinations and alerts in the Django admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from budgets import notifiers, services
+from budgets.models import Alert, Budget, SlackDestination
+from ingest.models import Run
+
+
+def _status(budget: Budget) -> services.BudgetStatus:
+    """Computed once per row of the changelist (every column reads the same object)."""
+    cached: services.BudgetStatus | None = getattr(budget, "_status_cache", None)
+    if cached is None:
+        cached = services.budget_status(budget)
+        budget._status_cache = cached  # type: ignore[attr-defined]
+    return cached
+
+
+class StateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("ok", "OK"), ("warning", "Warning"), ("exceeded", "Exceeded")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if not self.value():
+            return queryset
+        wanted = [b.pk for b in queryset.select_related("project") if _status(b).state == self.value()]
+        return queryset.filter(pk__in=wanted)
+
+
+class BudgetForm(forms.ModelForm[Budget]):
+    class Meta:
+        model = Budget
+        fields = (
+            "project",
+            "name",
+            "scope",
+            "scope_value",
+            "period",
+            "amount_usd",
+            "thresholds",
+            "destinations",
+            "enabled",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        project = cleaned.get("project")
+        others = [d for d in cleaned.get("destinations") or [] if project is not None and d.project_id != project.pk]
+        if others:
+            self.add_error("destinations", f"not a destination of this project: {', '.join(map(str, others))}")
+        return cleaned
+
+
+@admin.register(Budget)
+class BudgetAdmin(admin.ModelAdmin[Budget]):
+    form = BudgetForm
+    list_display = (
+        "name",
+        "project",
+        "scope",
+        "scope_value",
+        "period",
+        "amount_usd",
+        "spend",
+        "used",
+        "state",
+        "enabled",
+    )
+    list_filter = ("scope", StateFilter, "period", "enabled", "project")
+    list_select_related = ("project",)
+    search_fields = ("name", "scope_value")
+    filter_horizontal = ("destinations",)
+
+    @admin.display(description="spend this period")
+    def spend(self, budget: Budget) -> str:
+        return services.money(_status(budget).spend)
+
+    @admin.display(description="% used")
+    def used(self, budget: Budget) -> str:
+        return f"{_status(budget).percent:.1f}%"
+
+    @admin.display(description="state")
+    def state(self, budget: Budget) -> str:
+        return _status(budget).state
+
+    def save_model(self, request: HttpRequest, obj: Budget, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if (
+            obj.scope == Budget.Scope.AGENT
+            and not Run.objects.filter(project=obj.project, agent_name=obj.scope_value).exists()
+        ):
+            messages.warning(
+                request, f"No run of an agent named “{obj.scope_value}” has been seen in {obj.project} yet."
+            )
+
+
+class SlackDestinationForm(forms.ModelForm[SlackDestination]):
+    """The webhook URL is write-only: never rendered back; left empty on change, it is kept."""
+
+    webhook_url = forms.URLField(
+        max_length=500,
+        required=False,
+        assume_scheme="https",
+        validators=[URLValidator(schemes=["http", "https"])],
+        widget=forms.PasswordInput(render_value=False, attrs={"size": 80, "autocomplete": "off"}),
+        help_text="Slack incoming-webhook URL. Stored but never shown again; leave empty to keep the current one.",
+    )
+
+    class Meta:
+        model = SlackDestination
+        fields = ("project", "name", "webhook_url", "daily_digest")
+
+    def clean_webhook_url(self) -> str:
+        value: str = self.cleaned_data.get("webhook_url") or ""
+        if value:
+            return value
+        if self.instance.pk:
+            return self.instance.webhook_url
+        raise ValidationError("This field is required.")
+
+
+@admin.register(SlackDestination)
+class SlackDestinationAdmin(admin.ModelAdmin[SlackDestination]):
+    form = SlackDestinationForm
+    list_display = ("name", "project", "masked_url", "status", "daily_digest", "created")
+    list_filter = ("project",)
+    readonly_fields = ("masked_url", "disabled_reason", "created")
+    actions = ("send_test_message", "enable")
+
+    @admin.display(description="status")
+    def status(self, destination: SlackDestination) -> str:
+        return "enabled" if destination.enabled else f"disabled: {destination.disabled_reason}"
+
+    @admin.action(description="Send a test message")
+    def send_test_message(self, request: HttpRequest, queryset: QuerySet[SlackDestination]) -> None:
+        for destination in queryset:
+            try:
+                services.destination_send_test(destination)
+            except notifiers.NotifyError as exc:
+                messages.error(request, f"{destination}: {exc.message}")
+            else:
+                messages.success(request, f"{destination}: test message sent")
+
+    @admin.action(description="Re-enable (and deliver the alerts that waited)")
+    def enable(self, request: HttpRequest, queryset: QuerySet[SlackDestination]) -> None:
+        for destination in queryset:
+            services.destination_enable(destination)
+        messages.success(request, f"{len(queryset)} destination(s) enabled")
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin[Alert]):
+    list_display = (
+        "budget",
+        "threshold",
+        "period_start",
+        "spend",
+        "amount",
+        "created_at",
+        "sent_at",
+        "attempts",
+        "last_error",
+    )
+    list_filter = ("budget__project", "threshold")
+    list_select_related = ("budget",)
+    readonly_fields = [f.name for f in Alert._meta.get_fields() if f.concrete and not f.many_to_many]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

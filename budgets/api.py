@@ -1,0 +1,195 @@
+"""DRF endpoints: budgets and Slack destinations (CRUD, project key auth) and the pre-flight check."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from budgets import selectors, services
+from budgets.models import Budget, SlackDestination
+from ingest.api import HasProjectKey, ProjectKeyAuthentication, _api_key
+from ingest.selectors import decimal_string
+
+
+def _errors(exc: ValidationError) -> Response:
+    return Response({"errors": exc.message_dict}, status=400)
+
+
+class BudgetSerializer(serializers.ModelSerializer[Budget]):
+    destinations = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=SlackDestination.objects.all()
+    )  # checked against the project by services.budget_save
+
+    class Meta:
+        model = Budget
+        fields = ["id", "name", "scope", "scope_value", "period", "amount_usd", "thresholds", "destinations", "enabled"]
+        read_only_fields = ["id"]
+
+
+class DestinationSerializer(serializers.ModelSerializer[SlackDestination]):
+    webhook_url = serializers.URLField(write_only=True, max_length=500)
+    masked_url = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = SlackDestination
+        fields = ["id", "name", "webhook_url", "masked_url", "daily_digest", "disabled_reason", "created"]
+        read_only_fields = ["id", "disabled_reason", "created"]
+
+
+def _budget_write(request: Request, budget: Budget, *, partial: bool) -> Response:
+    serializer = BudgetSerializer(budget if budget.pk else None, data=request.data, partial=partial)
+    if not serializer.is_valid():
+        return Response({"errors": serializer.errors}, status=400)
+    data = dict(serializer.validated_data)
+    destinations = data.pop("destinations", None)
+    destination_ids = None if destinations is None else [d.pk for d in destinations]
+    for field, value in data.items():
+        setattr(budget, field, value)
+    created = budget.pk is None
+    try:
+        services.budget_save(budget, destination_ids)
+    except ValidationError as exc:
+        return _errors(exc)
+    return Response(BudgetSerializer(budget).data, status=201 if created else 200)
+
+
+class BudgetsApi(APIView):
+    """GET/POST /api/v1/budgets."""
+
+    authentication_classes = [ProjectKeyAuthentication]
+    permission_classes = [HasProjectKey]
+
+    @extend_schema(responses=BudgetSerializer(many=True), summary="List budgets")
+    def get(self, request: Request) -> Response:
+        budgets = Budget.objects.filter(project=_api_key(request).project).prefetch_related("destinations")
+        return Response(BudgetSerializer(budgets.order_by("pk"), many=True).data)
+
+    @extend_schema(request=BudgetSerializer, responses={201: BudgetSerializer}, summary="Add a budget")
+    def post(self, request: Request) -> Response:
+        return _budget_write(request, Budget(project=_api_key(request).project), partial=False)
+
+
+class BudgetApi(APIView):
+    """GET/PUT/PATCH/DELETE /api/v1/budgets/<id>."""
+
+    authentication_classes = [ProjectKeyAuthentication]
+    permission_classes = [HasProjectKey]
+
+    def _get(self, request: Request, pk: int) -> Budget:
+        return get_object_or_404(Budget, pk=pk, project=_api_key(request).project)
+
+    @extend_schema(responses=BudgetSerializer, summary="One budget")
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(BudgetSerializer(self._get(request, pk)).data)
+
+    @extend_schema(request=BudgetSerializer, responses=BudgetSerializer, summary="Change a budget")
+    def put(self, request: Request, pk: int) -> Response:
+        return _budget_write(request, self._get(request, pk), partial=False)
+
+    @extend_schema(request=BudgetSerializer, responses=BudgetSerializer, summary="Change some fields")
+    def patch(self, request: Request, pk: int) -> Response:
+        return _budget_write(request, self._get(request, pk), partial=True)
+
+    @extend_schema(responses={204: None}, summary="Remove a budget")
+    def delete(self, request: Request, pk: int) -> Response:
+        self._get(request, pk).delete()
+        return Response(status=204)
+
+
+def _destination_write(request: Request, destination: SlackDestination, *, partial: bool) -> Response:
+    serializer = DestinationSerializer(destination if destination.pk else None, data=request.data, partial=partial)
+    if not serializer.is_valid():
+        return Response({"errors": serializer.errors}, status=400)
+    for field, value in serializer.validated_data.items():
+        setattr(destination, field, value)
+    created = destination.pk is None
+    try:
+        services.destination_save(destination)
+    except ValidationError as exc:
+        return _errors(exc)
+    return Response(DestinationSerializer(destination).data, status=201 if created else 200)
+
+
+class DestinationsApi(APIView):
+    """GET/POST /api/v1/destinations: Slack incoming webhooks (the URL is write-only)."""
+
+    authentication_classes = [ProjectKeyAuthentication]
+    permission_classes = [HasProjectKey]
+
+    @extend_schema(responses=DestinationSerializer(many=True), summary="List Slack destinations")
+    def get(self, request: Request) -> Response:
+        destinations = SlackDestination.objects.filter(project=_api_key(request).project).order_by("pk")
+        return Response(DestinationSerializer(destinations, many=True).data)
+
+    @extend_schema(request=DestinationSerializer, responses={201: DestinationSerializer}, summary="Add one")
+    def post(self, request: Request) -> Response:
+        return _destination_write(request, SlackDestination(project=_api_key(request).project), partial=False)
+
+
+class DestinationApi(APIView):
+    """GET/PATCH/DELETE /api/v1/destinations/<id>."""
+
+    authentication_classes = [ProjectKeyAuthentication]
+    permission_classes = [HasProjectKey]
+
+    def _get(self, request: Request, pk: int) -> SlackDestination:
+        return get_object_or_404(SlackDestination, pk=pk, project=_api_key(request).project)
+
+    @extend_schema(responses=DestinationSerializer, summary="One Slack destination")
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(DestinationSerializer(self._get(request, pk)).data)
+
+    @extend_schema(request=DestinationSerializer, responses=DestinationSerializer, summary="Change some fields")
+    def patch(self, request: Request, pk: int) -> Response:
+        return _destination_write(request, self._get(request, pk), partial=True)
+
+    @extend_schema(responses={204: None}, summary="Remove a Slack destination")
+    def delete(self, request: Request, pk: int) -> Response:
+        self._get(request, pk).delete()
+        return Response(status=204)
+
+
+class BudgetCheckApi(APIView):
+    """GET /api/v1/budgets/check?agent=&user=&model=: is any budget covering this work exceeded?
+    (the calling key's own API-key budgets count too). For a hard stop on the caller's side."""
+
+    authentication_classes = [ProjectKeyAuthentication]
+    permission_classes = [HasProjectKey]
+
+    @extend_schema(
+        parameters=[OpenApiParameter(name, str, required=False) for name in ("agent", "user", "model")],
+        responses=inline_serializer(
+            "BudgetCheck",
+            {"exceeded": serializers.BooleanField(), "budgets": serializers.ListField(child=serializers.DictField())},
+        ),
+        summary="Pre-flight budget check",
+    )
+    def get(self, request: Request) -> Response:
+        api_key = _api_key(request)
+        params = {name: request.query_params.get(name) or None for name in ("agent", "user", "model")}
+        budgets = selectors.budgets_applicable(api_key.project, api_key=api_key, **params)
+        rows = [
+            {
+                "id": status.budget.pk,
+                "name": status.budget.name,
+                "scope": status.budget.scope,
+                "scope_value": status.budget.scope_value,
+                "period": status.budget.period,
+                "period_start": status.period.since,
+                "period_end": status.period.until,
+                "amount_usd": decimal_string(status.budget.amount_usd),
+                "spend_usd": decimal_string(status.spend),
+                "remaining_usd": decimal_string(max(status.budget.amount_usd - status.spend, Decimal(0))),
+                "percent_used": float(round(status.percent, 2)),
+                "state": status.state,
+            }
+            for status in selectors.budget_statuses(budgets)
+        ]
+        return Response({"exceeded": any(r["state"] == "exceeded" for r in rows), "budgets": rows})

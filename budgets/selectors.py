@@ -1,0 +1,33 @@
+"""Reads: which budgets apply to a caller, and where each stands."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+
+from budgets import services
+from budgets.models import Budget
+from ingest.models import ApiKey, Project
+
+
+def budgets_applicable(
+    project: Project,
+    *,
+    agent: str | None = None,
+    user: str | None = None,
+    model: str | None = None,
+    api_key: ApiKey | None = None,
+) -> QuerySet[Budget]:
+    """Enabled budgets of the project that cover work with these attributes."""
+    match = Q(scope=Budget.Scope.PROJECT)
+    for scope, value in ((Budget.Scope.AGENT, agent), (Budget.Scope.USER, user), (Budget.Scope.MODEL, model)):
+        if value:
+            match |= Q(scope=scope, scope_value=value)
+    if api_key is not None:
+        match |= Q(scope=Budget.Scope.API_KEY, scope_value=api_key.prefix)
+    return Budget.objects.filter(match, project=project, enabled=True).select_related("project").order_by("pk")
+
+
+def budget_statuses(budgets: QuerySet[Budget], now: datetime | None = None) -> list[services.BudgetStatus]:
+    return [services.budget_status(budget, now) for budget in budgets]

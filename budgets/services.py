@@ -1,0 +1,306 @@
+"""Budget evaluation (writes Alert rows) and alert delivery (claims and sends them).
+
+Evaluation recomputes each budget's spend for the current period from the rollups and inserts
+an Alert per crossed threshold, ignoring conflicts on (budget, period_start, threshold): running
+twice, or on two workers at once, never makes a second row. A threshold that is no longer crossed
+(the amount was raised) has its row for the period deleted, so it fires again when re-crossed.
+
+Delivery is an outbox: `send_alert` claims a due row with a compare-and-swap that also leases it
+(next_attempt_at moves forward), posts to each enabled destination not yet delivered to, and
+records the outcome. Transient failures retry with backoff (or Retry-After); a permanent one
+disables the destination. A worker that dies mid-send leaves the lease to expire and the row
+is retried, so nothing is lost; a destination that already got it is never posted to again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from budgets import notifiers
+from budgets.models import Alert, Budget, SlackDestination
+from ingest import selectors, timeranges
+from ingest.models import ApiKey, Project
+from ingest.timeranges import TimeRange
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)  # a claimed send not finished by then is retried
+MAX_BACKOFF = timedelta(hours=1)
+NO_DESTINATION_RETRY = timedelta(hours=1)
+CENT = Decimal("0.01")
+
+
+# --- Periods and spend -----------------------------------------------------------------------
+
+
+def period_range(period: str, tz: tzinfo, now: datetime) -> TimeRange:
+    """The calendar day, week (from Monday) or month containing `now`, in the time zone."""
+    today = now.astimezone(tz).date()
+    if period == Budget.Period.DAY:
+        first, after = today, today + timedelta(days=1)
+    elif period == Budget.Period.WEEK:
+        first = today - timedelta(days=today.weekday())
+        after = first + timedelta(days=7)
+    else:
+        first = today.replace(day=1)
+        after = (first + timedelta(days=32)).replace(day=1)
+    return TimeRange(timeranges.local_midnight(first, tz), timeranges.local_midnight(after, tz))
+
+
+def _filters(budget: Budget) -> dict[str, str] | None:
+    """Query filters for the budget's scope; None if the scope matches nothing (unknown key)."""
+    if budget.scope == Budget.Scope.PROJECT:
+        return {}
+    if budget.scope == Budget.Scope.API_KEY:
+        key_id = ApiKey.objects.filter(project_id=budget.project_id, prefix=budget.scope_value).values_list(
+            "pk", flat=True
+        )
+        return {"api_key": str(key_id[0])} if key_id else None
+    return {budget.scope: budget.scope_value}
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    budget: Budget
+    period: TimeRange
+    spend: Decimal
+    projected: Decimal
+
+    @property
+    def percent(self) -> Decimal:
+        return self.spend * 100 / self.budget.amount_usd
+
+    @property
+    def crossed(self) -> list[Decimal]:
+        return [Decimal(str(t)) for t in self.budget.thresholds if self.percent >= Decimal(str(t))]
+
+    @property
+    def state(self) -> str:
+        """ok, warning (a threshold below 100% crossed) or exceeded (100% or more spent)."""
+        if self.percent >= 100:
+            return "exceeded"
+        return "warning" if self.crossed else "ok"
+
+
+def budget_status(budget: Budget, now: datetime | None = None) -> BudgetStatus:
+    """Spend so far in the current period, and its linear projection to the period's end."""
+    now = now or timezone.now()
+    period = period_range(budget.period, budget.project.tz, now)
+    filters = _filters(budget)
+    spend = Decimal(0)
+    if filters is not None:
+        spend = selectors.cost_total(budget.project, TimeRange(period.since, now), filters)
+    elapsed = (now - period.since).total_seconds()
+    length = (period.until - period.since).total_seconds()
+    projected = spend * Decimal(length) / Decimal(elapsed) if elapsed > 0 else spend
+    return BudgetStatus(budget, period, spend, projected)
+
+
+# --- Evaluation ------------------------------------------------------------------------------
+
+
+def evaluate_budgets(project: Project | None = None, now: datetime | None = None) -> int:
+    """Create the Alert rows of every newly crossed threshold; returns how many were new."""
+    now = now or timezone.now()
+    budgets = Budget.objects.filter(enabled=True).select_related("project")
+    if project is not None:
+        budgets = budgets.filter(project=project)
+    created = sum(evaluate_budget(budget, now) for budget in budgets)
+    if created:
+        from budgets import tasks  # here: budgets.tasks imports this module
+
+        tasks.deliver_alerts.delay_on_commit()
+    return created
+
+
+def evaluate_budget(budget: Budget, now: datetime) -> int:
+    status = budget_status(budget, now)
+    crossed = status.crossed
+    with transaction.atomic():
+        period_alerts = Alert.objects.filter(budget=budget, period_start=status.period.since)
+        period_alerts.exclude(threshold__in=crossed).delete()  # re-arm what is no longer crossed
+        existing = set(period_alerts.values_list("threshold", flat=True))
+        new = [
+            Alert(
+                budget=budget,
+                period_start=status.period.since,
+                threshold=threshold,
+                spend=status.spend,
+                amount=budget.amount_usd,
+                projected=status.projected,
+                next_attempt_at=now,
+            )
+            for threshold in crossed
+            if threshold not in existing
+        ]
+        Alert.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new)
+
+
+# --- Delivery --------------------------------------------------------------------------------
+
+
+def due_alerts(now: datetime | None = None) -> QuerySet[Alert]:
+    return Alert.objects.filter(sent_at=None, next_attempt_at__lte=now or timezone.now()).order_by("next_attempt_at")
+
+
+def deliver_due_alerts(now: datetime | None = None) -> int:
+    """Try every due alert once; returns how many were sent."""
+    sent = 0
+    for alert_id in list(due_alerts(now).values_list("pk", flat=True)[:500]):
+        sent += send_alert(alert_id, now)
+    return sent
+
+
+def send_alert(alert_id: int, now: datetime | None = None) -> bool:
+    """Claim the alert, post it to its pending destinations, record the outcome. True if it is
+    now sent to every destination; False if someone else holds it or something must retry."""
+    now = now or timezone.now()
+    claimed = Alert.objects.filter(pk=alert_id, sent_at=None, next_attempt_at__lte=now).update(
+        next_attempt_at=now + LEASE, attempts=F("attempts") + 1
+    )
+    if claimed != 1:
+        return False
+    alert = Alert.objects.select_related("budget__project").get(pk=alert_id)
+    destinations = list(alert.budget.destinations.filter(project_id=alert.budget.project_id))
+    delivered = set(alert.delivered_to.values_list("pk", flat=True))
+    pending = [d for d in destinations if d.pk not in delivered and d.enabled]
+    if not destinations or (not pending and len(delivered) < len(destinations)):
+        _retry_later(alert, now + NO_DESTINATION_RETRY, "no enabled Slack destination")
+        return False
+    text, blocks = alert_message(alert)
+    errors: list[notifiers.NotifyError] = []
+    for destination in pending:
+        try:
+            notifiers.post_slack_message(destination.webhook_url, blocks, text)
+        except notifiers.NotifyError as exc:
+            errors.append(exc)
+            if exc.permanent:
+                destination_disable(destination, exc.message)
+        else:
+            alert.delivered_to.add(destination)
+    if not errors:
+        Alert.objects.filter(pk=alert.pk).update(sent_at=now, last_error="")
+        return True
+    retry_after = max((e.retry_after or 0 for e in errors), default=0)
+    backoff = min(timedelta(seconds=30 * 2 ** (alert.attempts - 1)), MAX_BACKOFF)
+    _retry_later(alert, now + max(backoff, timedelta(seconds=retry_after)), errors[-1].message)
+    return False
+
+
+def _retry_later(alert: Alert, when: datetime, error: str) -> None:
+    Alert.objects.filter(pk=alert.pk, sent_at=None).update(next_attempt_at=when, last_error=error[:500])
+
+
+def destination_disable(destination: SlackDestination, reason: str) -> None:
+    log.warning("disabling Slack destination %s: %s", destination.pk, reason)
+    SlackDestination.objects.filter(pk=destination.pk).update(disabled_reason=reason[:300])
+
+
+def destination_enable(destination: SlackDestination, now: datetime | None = None) -> None:
+    """Clear the disabled state; the alerts that waited for it are due again at once."""
+    SlackDestination.objects.filter(pk=destination.pk).update(disabled_reason="")
+    destination.disabled_reason = ""
+    Alert.objects.filter(sent_at=None, budget__destinations=destination).update(next_attempt_at=now or timezone.now())
+
+
+def destination_send_test(destination: SlackDestination) -> None:
+    """Post a test message now; raises NotifyError (and disables the destination if permanent)."""
+    text = f"AgentLedger test message for destination “{destination.name}”."
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    try:
+        notifiers.post_slack_message(destination.webhook_url, blocks, text)
+    except notifiers.NotifyError as exc:
+        if exc.permanent:
+            destination_disable(destination, exc.message)
+        raise
+
+
+# --- Message ---------------------------------------------------------------------------------
+
+
+def money(value: Decimal) -> str:
+    return f"${value.quantize(CENT):,}"
+
+
+def alert_message(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
+    """Fallback text and Block Kit blocks for an alert."""
+    budget = alert.budget
+    tz = budget.project.tz
+    period = period_range(budget.period, tz, alert.period_start)
+    percent = (alert.spend * 100 / alert.amount).quantize(Decimal("0.1"))
+    exceeded = alert.threshold >= 100
+    title = f"{'Budget exceeded' if exceeded else 'Budget warning'}: {budget.name}"
+    first, last = period.since.astimezone(tz), (period.until - timedelta(seconds=1)).astimezone(tz)
+    period_text = f"{budget.get_period_display()} {first:%Y-%m-%d} to {last:%Y-%m-%d} ({budget.project.timezone})"
+    text = (
+        f"{title} — {money(alert.spend)} of {money(alert.amount)} ({percent}%), "
+        f"threshold {alert.threshold.normalize():f}%, {budget.scope_label}"
+    )
+    fields = [
+        ("Scope", budget.scope_label),
+        ("Spend", f"{money(alert.spend)} of {money(alert.amount)} ({percent}%)"),
+        ("Threshold", f"{alert.threshold.normalize():f}%"),
+        ("Period", period_text),
+        ("Projected by period end", money(alert.projected)),
+    ]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields]},
+        {
+            "type": "actions",
+            "elements": [
+                {"type": "button", "text": {"type": "plain_text", "text": "View cost"}, "url": cost_link(alert)}
+            ],
+        },
+    ]
+    return text, blocks
+
+
+def cost_link(alert: Alert) -> str:
+    """The cost query behind the alert (the dashboard's cost explorer once it exists)."""
+    budget = alert.budget
+    params = {"project": str(budget.project_id), "since": alert.period_start.isoformat()}
+    if budget.scope in (Budget.Scope.AGENT, Budget.Scope.MODEL, Budget.Scope.USER):
+        params[budget.scope] = budget.scope_value
+        params["group_by"] = budget.scope
+    elif budget.scope == Budget.Scope.API_KEY:
+        params["group_by"] = "api_key"
+    return f"{settings.SITE_URL}/api/v1/metrics/summary?{urlencode(params)}"
+
+
+# --- Configuration (API and admin write through these) ---------------------------------------
+
+
+def budget_save(budget: Budget, destination_ids: list[int] | None = None) -> Budget:
+    """Validate (model validators and clean, naming the field) and save; destinations must be
+    the project's own. Raises ValidationError."""
+    budget.full_clean()
+    destinations: list[SlackDestination] = []
+    if destination_ids is not None:
+        destinations = list(SlackDestination.objects.filter(project_id=budget.project_id, pk__in=destination_ids))
+        unknown = set(destination_ids) - {d.pk for d in destinations}
+        if unknown:
+            raise ValidationError({"destinations": f"no such destination in this project: {sorted(unknown)}"})
+    with transaction.atomic():
+        budget.save()
+        if destination_ids is not None:
+            budget.destinations.set(destinations)
+    return budget
+
+
+def destination_save(destination: SlackDestination) -> SlackDestination:
+    destination.full_clean()
+    destination.save()
+    return destination

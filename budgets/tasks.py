@@ -1,0 +1,23 @@
+"""Thin Celery wrappers around budgets.services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+from budgets import digests, services
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def evaluate_budgets() -> None:
+    services.evaluate_budgets()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def deliver_alerts() -> None:
+    services.deliver_due_alerts()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def send_digests() -> None:
+    digests.send_digests()

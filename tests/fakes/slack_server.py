@@ -1,0 +1,82 @@
+"""A local stand-in for a Slack incoming webhook: records every POST and answers what it is told
+(200 "ok" by default; queue 429 with Retry-After, 500, 404 "no_service", ...)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Answer:
+    status: int = 200
+    body: str = "ok"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.answers: deque[Answer] = deque()
+        self.default = Answer()
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                with fake._lock:
+                    fake.received.append(Received(self.path, dict(self.headers.items()), body))
+                    answer = fake.answers.popleft() if fake.answers else fake.default
+                payload = answer.body.encode()
+                self.send_response(answer.status)
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+
+    def url(self, path: str = "/services/T000/B000/XXXXsecret") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def answer(self, status: int, body: str = "", headers: dict[str, str] | None = None) -> None:
+        """Queue one answer for the next request (then back to the default)."""
+        self.answers.append(Answer(status, body, headers or {}))
+
+
+@contextmanager
+def fake_slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack()
+    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        fake.server.shutdown()
+        fake.server.server_close()
+        thread.join(timeout=5)
