@@ -319,7 +319,29 @@ class RollupDirty(models.Model):
         return f"{self.project_id} {self.period} {self.bucket:%Y-%m-%d %H}:00"
 
 
-class RunRollup(models.Model):
+class RunMeasures(models.Model):
+    """What the run rollups measure: run counts and the totals of their counted calls."""
+
+    runs = models.PositiveIntegerField(default=0)
+    failed_runs = models.PositiveIntegerField(default=0)
+    llm_calls = models.PositiveIntegerField(default=0)
+    failed_llm_calls = models.PositiveIntegerField(default=0)
+    tool_calls = models.PositiveIntegerField(default=0)
+    tool_errors = models.PositiveIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, default=0)
+    unpriced_calls = models.PositiveIntegerField(default=0)
+    duration_sketch = models.BinaryField()  # ingest.sketches: run durations in ms
+
+    class Meta:
+        abstract = True
+
+
+class RunRollup(RunMeasures):
     """Runs by the UTC hour (or day) they started in, per agent, API key and status."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
@@ -335,20 +357,6 @@ class RunRollup(models.Model):
         db_index=False,
     )
     status = models.CharField(max_length=8)
-    runs = models.PositiveIntegerField(default=0)
-    failed_runs = models.PositiveIntegerField(default=0)
-    llm_calls = models.PositiveIntegerField(default=0)
-    failed_llm_calls = models.PositiveIntegerField(default=0)
-    tool_calls = models.PositiveIntegerField(default=0)
-    tool_errors = models.PositiveIntegerField(default=0)
-    input_tokens = models.BigIntegerField(default=0)
-    output_tokens = models.BigIntegerField(default=0)
-    cache_read_tokens = models.BigIntegerField(default=0)
-    cache_write_tokens = models.BigIntegerField(default=0)
-    reasoning_tokens = models.BigIntegerField(default=0)
-    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, default=0)
-    unpriced_calls = models.PositiveIntegerField(default=0)
-    duration_sketch = models.BinaryField()  # ingest.sketches: run durations in ms
 
     class Meta:
         constraints = [
@@ -369,7 +377,7 @@ class RunRollup(models.Model):
         return f"{self.bucket:%Y-%m-%d %H}:00 {self.agent_name} {self.status}"
 
 
-class UserRollup(models.Model):
+class UserRollup(RunMeasures):
     """Runs by the UTC hour (or day) they started in, per user and agent: the one high-cardinality
     dimension gets its own table, so the others stay small."""
 
@@ -378,20 +386,6 @@ class UserRollup(models.Model):
     bucket = models.DateTimeField()  # start of the hour or UTC day
     user_id = models.CharField(max_length=200, blank=True)
     agent_name = models.CharField(max_length=200, blank=True)
-    runs = models.PositiveIntegerField(default=0)
-    failed_runs = models.PositiveIntegerField(default=0)
-    llm_calls = models.PositiveIntegerField(default=0)
-    failed_llm_calls = models.PositiveIntegerField(default=0)
-    tool_calls = models.PositiveIntegerField(default=0)
-    tool_errors = models.PositiveIntegerField(default=0)
-    input_tokens = models.BigIntegerField(default=0)
-    output_tokens = models.BigIntegerField(default=0)
-    cache_read_tokens = models.BigIntegerField(default=0)
-    cache_write_tokens = models.BigIntegerField(default=0)
-    reasoning_tokens = models.BigIntegerField(default=0)
-    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, default=0)
-    unpriced_calls = models.PositiveIntegerField(default=0)
-    duration_sketch = models.BinaryField()  # ingest.sketches: run durations in ms
 
     class Meta:
         constraints = [
