@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from budgets import notifiers, services
-from budgets.models import Alert, Budget, SlackDestination
+from budgets.models import Alert, AnomalyRule, Budget, SlackDestination
 from ingest.models import Run
 
 
@@ -50,6 +50,8 @@ class BudgetForm(forms.ModelForm[Budget]):
             "period",
             "amount_usd",
             "thresholds",
+            "run_cost_cap_usd",
+            "run_tool_call_cap",
             "destinations",
             "enabled",
         )
@@ -81,7 +83,7 @@ class BudgetAdmin(admin.ModelAdmin[Budget]):
     list_filter = ("scope", StateFilter, "period", "enabled", "project")
     list_select_related = ("project",)
     search_fields = ("name", "scope_value")
-    filter_horizontal = ("destinations",)
+    filter_horizontal = ("destinations",)  # delivery only uses the rule's own project's
 
     @admin.display(description="spend this period")
     def spend(self, budget: Budget) -> str:
@@ -160,11 +162,25 @@ class SlackDestinationAdmin(admin.ModelAdmin[SlackDestination]):
         messages.success(request, f"{len(queryset)} destination(s) enabled")
 
 
+@admin.register(AnomalyRule)
+class AnomalyRuleAdmin(admin.ModelAdmin[AnomalyRule]):
+    """Every project gets default rules on its first detection pass: disable one rather than
+    delete it (a project with no rule at all gets the defaults again)."""
+
+    list_display = ("metric", "project", "scope_label", "sensitivity", "sustained", "min_volume", "enabled")
+    list_filter = ("project", "metric", "enabled")
+    list_editable = ("sensitivity", "enabled")
+    filter_horizontal = ("destinations",)  # delivery only uses the rule's own project's
+
+
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin[Alert]):
     list_display = (
         "budget",
+        "anomaly_rule",
+        "kind",
         "threshold",
+        "trace_id",
         "period_start",
         "spend",
         "amount",
@@ -173,8 +189,8 @@ class AlertAdmin(admin.ModelAdmin[Alert]):
         "attempts",
         "last_error",
     )
-    list_filter = ("budget__project", "threshold")
-    list_select_related = ("budget",)
+    list_filter = ("budget__project", "kind", "threshold")
+    list_select_related = ("budget", "anomaly_rule")
     readonly_fields = [f.name for f in Alert._meta.get_fields() if f.concrete and not f.many_to_many]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

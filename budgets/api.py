@@ -29,7 +29,10 @@ class BudgetSerializer(serializers.ModelSerializer[Budget]):
 
     class Meta:
         model = Budget
-        fields = ["id", "name", "scope", "scope_value", "period", "amount_usd", "thresholds", "destinations", "enabled"]
+        fields = [
+            "id", "name", "scope", "scope_value", "period", "amount_usd", "thresholds",
+            "run_cost_cap_usd", "run_tool_call_cap", "destinations", "enabled",
+        ]  # fmt: skip
         read_only_fields = ["id"]
 
 

@@ -1,8 +1,11 @@
 """Budgets, Slack destinations and the alert outbox (see the budgets issue).
 
-An Alert row is the decision "this threshold of this budget was crossed in this period"; the
-unique key (budget, period_start, threshold) makes it fire once per period however often or
-concurrently evaluation runs. Delivery reads the row back (outbox) and claims it first."""
+An Alert row is the decision "this threshold of this budget was crossed in this period" (unique
+on budget, period_start, threshold) or "this run went over the budget's per-run cap" (unique on
+budget, kind, trace_id), so each fires once however often or concurrently evaluation runs.
+An anomaly alert (kind "anomaly") is "this series of this AnomalyRule left its baseline band in
+this hour" (unique on rule, scope value, incident start and kind); its "recovered" row, with the
+same key, says it came back. Delivery reads the row back (outbox) and claims it first."""
 
 from __future__ import annotations
 
@@ -90,6 +93,15 @@ class Budget(models.Model):
     thresholds = models.JSONField(
         default=default_thresholds, validators=[validate_thresholds], help_text="percents of the amount, e.g. [80, 100]"
     )
+    run_cost_cap_usd = models.DecimalField(
+        "per-run cost cap (USD)", max_digits=14, decimal_places=4, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("0.0001"))],
+        help_text="alert at once when any single run in scope costs this much (a runaway loop); empty: no cap",
+    )  # fmt: skip
+    run_tool_call_cap = models.PositiveIntegerField(
+        "per-run tool-call cap", null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="alert at once when any single run in scope makes this many tool calls; empty: no cap",
+    )  # fmt: skip
     destinations = models.ManyToManyField(SlackDestination, blank=True, related_name="budgets")
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -110,10 +122,87 @@ class Budget(models.Model):
         return "whole project" if self.scope == self.Scope.PROJECT else f"{self.scope} {self.scope_value}"
 
 
-class Alert(models.Model):
-    """Outbox row: a crossed threshold, delivered by budgets.services.send_alert."""
+class AnomalyRule(models.Model):
+    """Which series to watch for anomalies (budgets/anomalies.py) and who to tell. Every project
+    gets one rule per metric on first detection (budgets.anomaly_services.DEFAULT_RULES); disable
+    a rule rather than delete it, or the defaults come back."""
 
-    budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts")
+    class Metric(models.TextChoices):
+        COST = "cost", "Cost per hour"
+        RUNS = "runs", "Runs per hour"
+        FAILURE_RATE = "failure_rate", "Run failure rate"
+        LATENCY_P95 = "latency_p95", "p95 run latency"
+        TOKENS_PER_RUN = "tokens_per_run", "Tokens per run"
+        TOOL_ERROR_RATE = "tool_error_rate", "Tool error rate"
+
+    class Scope(models.TextChoices):
+        PROJECT = "project", "Whole project"
+        AGENT = "agent", "Agent"
+        TOOL = "tool", "Tool"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="anomaly_rules")
+    metric = models.CharField(max_length=20, choices=Metric.choices)
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.AGENT)
+    scope_value = models.CharField(
+        max_length=200, blank=True, help_text="one agent or tool; empty: every agent (or tool) separately"
+    )
+    sensitivity = models.FloatField(
+        default=3.0, validators=[MinValueValidator(0.5)], help_text="k: alert beyond k robust sigmas; higher is quieter"
+    )
+    sustained = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="consecutive out-of-band hours before alerting; empty: the metric's default (2 for latency, 1 for cost)",
+    )  # fmt: skip
+    min_volume = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="hours with fewer runs (tool calls) are not judged; empty: the metric's default",
+    )  # fmt: skip
+    destinations = models.ManyToManyField(
+        SlackDestination, blank=True, related_name="anomaly_rules", help_text="empty: every destination of the project"
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_metric_display()}, {self.scope_label}"
+
+    def clean(self) -> None:
+        if self.scope == self.Scope.PROJECT and self.scope_value:
+            raise ValidationError({"scope_value": "leave empty for a whole-project rule"})
+        tools = self.metric == self.Metric.TOOL_ERROR_RATE
+        if (self.scope == self.Scope.TOOL) != tools and self.scope != self.Scope.PROJECT:
+            raise ValidationError({"scope": "tool error rate is watched per tool, the other metrics per agent"})
+
+    @property
+    def scope_label(self) -> str:
+        if self.scope == self.Scope.PROJECT:
+            return "whole project"
+        return f"{self.scope} {self.scope_value}" if self.scope_value else f"every {self.scope}"
+
+
+class Alert(models.Model):
+    """Outbox row: a crossed threshold, a run over a per-run cap, or an anomaly (and its
+    recovery), delivered by budgets.services.send_alert."""
+
+    class Kind(models.TextChoices):
+        THRESHOLD = "threshold", "Budget threshold"
+        RUN_COST = "run_cost", "Run over the cost cap"
+        RUN_TOOL_CALLS = "run_tools", "Run over the tool-call cap"
+        ANOMALY = "anomaly", "Anomaly"
+        RECOVERED = "recovered", "Anomaly recovered"
+
+    budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts", null=True, blank=True)
+    anomaly_rule = models.ForeignKey(
+        AnomalyRule, on_delete=models.CASCADE, related_name="alerts", null=True, blank=True
+    )
+    metric = models.CharField(max_length=20, blank=True)  # an anomaly's metric (AnomalyRule.Metric)
+    scope_value = models.CharField(max_length=200, blank=True)  # an anomaly's agent or tool ("": project)
+    observed = models.DecimalField(max_digits=24, decimal_places=6, null=True, blank=True)
+    expected = models.DecimalField(max_digits=24, decimal_places=6, null=True, blank=True)
+    band_low = models.DecimalField(max_digits=24, decimal_places=6, null=True, blank=True)
+    band_high = models.DecimalField(max_digits=24, decimal_places=6, null=True, blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.THRESHOLD)
+    trace_id = models.CharField(max_length=32, blank=True)  # the run over a cap
     period_start = models.DateTimeField()
     threshold = models.DecimalField(max_digits=7, decimal_places=2)  # percent
     spend = models.DecimalField(max_digits=20, decimal_places=10)
@@ -128,8 +217,27 @@ class Alert(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["budget", "period_start", "threshold"], name="one_alert_per_threshold")
+            models.UniqueConstraint(
+                fields=["budget", "period_start", "threshold"],
+                condition=models.Q(kind="threshold"),
+                name="one_alert_per_threshold",
+            ),
+            models.UniqueConstraint(
+                fields=["budget", "kind", "trace_id"],
+                condition=models.Q(kind__in=["run_cost", "run_tools"]),
+                name="one_alert_per_capped_run",
+            ),
+            models.UniqueConstraint(
+                fields=["anomaly_rule", "scope_value", "period_start", "kind"],
+                condition=models.Q(kind__in=["anomaly", "recovered"]),
+                name="one_alert_per_anomaly",
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.anomaly_rule_id is not None:
+            state = "recovered" if self.kind == self.Kind.RECOVERED else "anomaly"
+            return f"{self.metric} {self.scope_value or 'project'} {state} from {self.period_start:%Y-%m-%d %H}:00"
+        if self.kind != self.Kind.THRESHOLD:
+            return f"{self.budget}: run {self.trace_id} over its cap"
         return f"{self.budget} {self.threshold}% from {self.period_start:%Y-%m-%d}"

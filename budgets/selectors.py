@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 
 from budgets import services
-from budgets.models import Budget
+from budgets.models import Alert, Budget
 from ingest.models import ApiKey, Project
 
 
@@ -31,3 +31,16 @@ def budgets_applicable(
 
 def budget_statuses(budgets: QuerySet[Budget], now: datetime | None = None) -> list[services.BudgetStatus]:
     return [services.budget_status(budget, now) for budget in budgets]
+
+
+def budgets_of_project(project: Project) -> QuerySet[Budget]:
+    return Budget.objects.filter(project=project, enabled=True).select_related("project").order_by("pk")
+
+
+def recent_alerts(project: Project) -> QuerySet[Alert]:
+    """The project's budget and anomaly alerts, newest first."""
+    return (
+        Alert.objects.filter(Q(budget__project=project) | Q(anomaly_rule__project=project))
+        .select_related("budget", "anomaly_rule")
+        .order_by("-created_at", "-pk")
+    )

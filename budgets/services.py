@@ -24,13 +24,14 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
-from budgets import notifiers
+from budgets import anomaly_services, notifiers
 from budgets.models import Alert, Budget, SlackDestination
 from ingest import selectors, timeranges
-from ingest.models import ApiKey, Project
+from ingest.models import ApiKey, Project, Run
 from ingest.timeranges import TimeRange
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,9 @@ def evaluate_budgets(project: Project | None = None, now: datetime | None = None
     if project is not None:
         budgets = budgets.filter(project=project)
     created = sum(evaluate_budget(budget, now) for budget in budgets)
+    for capped in Project.objects.filter(budgets__in=capped_budgets_everywhere(project)).distinct():
+        recent = Run.objects.filter(project=capped, updated_at__gte=now - RUN_CAP_LOOKBACK)
+        created += check_run_caps(capped, recent, now)
     if created:
         from budgets import tasks  # here: budgets.tasks imports this module
 
@@ -148,6 +152,81 @@ def evaluate_budget(budget: Budget, now: datetime) -> int:
     return len(new)
 
 
+# --- Per-run caps ---------------------------------------------------------------------------
+
+
+RUN_CAP_LOOKBACK = timedelta(hours=1)  # the rollup-pass backstop re-checks runs updated this recently
+
+
+def capped_budgets_everywhere(project: Project | None = None) -> QuerySet[Budget]:
+    """Enabled budgets with a per-run cost or tool-call cap (of one project, if given)."""
+    budgets = Budget.objects.filter(
+        Q(run_cost_cap_usd__isnull=False) | Q(run_tool_call_cap__isnull=False), enabled=True
+    ).select_related("project")
+    return budgets.filter(project=project) if project is not None else budgets
+
+
+def capped_budgets(project: Project) -> QuerySet[Budget]:
+    return capped_budgets_everywhere(project)
+
+
+def runs_in_scope(budget: Budget, runs: QuerySet[Run]) -> QuerySet[Run]:
+    """The runs a budget's scope covers (a model budget: runs with a call to that model)."""
+    if budget.scope == Budget.Scope.AGENT:
+        return runs.filter(agent_name=budget.scope_value)
+    if budget.scope == Budget.Scope.USER:
+        return runs.filter(user_id=budget.scope_value)
+    if budget.scope == Budget.Scope.API_KEY:
+        return runs.filter(api_key__prefix=budget.scope_value)
+    if budget.scope == Budget.Scope.MODEL:
+        return runs.filter(trace_id__in=selectors.traces_calling_model(budget.project, budget.scope_value))
+    return runs
+
+
+def check_run_caps(project: Project, runs: QuerySet[Run], now: datetime | None = None) -> int:
+    """Create an alert for each of these runs over a per-run cap of a budget covering it (once
+    per budget, cap and run); returns how many were new."""
+    now = now or timezone.now()
+    new: list[Alert] = []
+    for budget in capped_budgets(project):
+        scoped = runs_in_scope(budget, runs)
+        caps = (
+            (Alert.Kind.RUN_COST, budget.run_cost_cap_usd, "cost_usd"),
+            (Alert.Kind.RUN_TOOL_CALLS, budget.run_tool_call_cap, "tool_calls"),
+        )
+        for kind, cap, field in caps:
+            if cap is None:
+                continue
+            for trace_id, start, value in scoped.filter(**{f"{field}__gte": cap}).values_list(
+                "trace_id", "start_time", field
+            ):
+                new.append(
+                    Alert(
+                        budget=budget,
+                        kind=kind,
+                        trace_id=trace_id,
+                        period_start=start,
+                        threshold=100,
+                        spend=Decimal(value),
+                        amount=Decimal(cap),
+                        next_attempt_at=now,
+                    )
+                )
+    if new:
+        existing = set(
+            Alert.objects.filter(
+                budget__project=project, kind__in=[a.kind for a in new], trace_id__in={a.trace_id for a in new}
+            ).values_list("budget_id", "kind", "trace_id")
+        )
+        new = [a for a in new if (a.budget_id, a.kind, a.trace_id) not in existing]
+        Alert.objects.bulk_create(new, ignore_conflicts=True)  # a concurrent check may have won
+    if new:
+        from budgets import tasks  # here: budgets.tasks imports this module
+
+        tasks.deliver_alerts.delay_on_commit()
+    return len(new)
+
+
 # --- Delivery --------------------------------------------------------------------------------
 
 
@@ -172,8 +251,8 @@ def send_alert(alert_id: int, now: datetime | None = None) -> bool:
     )
     if claimed != 1:
         return False
-    alert = Alert.objects.select_related("budget__project").get(pk=alert_id)
-    destinations = list(alert.budget.destinations.filter(project_id=alert.budget.project_id))
+    alert = Alert.objects.select_related("budget__project", "anomaly_rule__project").get(pk=alert_id)
+    destinations = alert_destinations(alert)
     delivered = set(alert.delivered_to.values_list("pk", flat=True))
     pending = [d for d in destinations if d.pk not in delivered and d.enabled]
     if not destinations or (not pending and len(delivered) < len(destinations)):
@@ -199,6 +278,23 @@ def send_alert(alert_id: int, now: datetime | None = None) -> bool:
     return False
 
 
+def alert_destinations(alert: Alert) -> list[SlackDestination]:
+    """The budget's or the anomaly rule's destinations (a rule without any: the whole project's)."""
+    if alert.anomaly_rule is not None:
+        rule = alert.anomaly_rule
+        chosen = list(rule.destinations.filter(project_id=rule.project_id))
+        return chosen or list(SlackDestination.objects.filter(project_id=rule.project_id).order_by("pk"))
+    budget = alert_budget(alert)
+    return list(budget.destinations.filter(project_id=budget.project_id))
+
+
+def alert_budget(alert: Alert) -> Budget:
+    """The budget of a threshold or run-cap alert (every alert has a budget or an anomaly rule)."""
+    if alert.budget is None:
+        raise ValueError(f"alert {alert.pk} is not a budget alert")
+    return alert.budget
+
+
 def _retry_later(alert: Alert, when: datetime, error: str) -> None:
     Alert.objects.filter(pk=alert.pk, sent_at=None).update(next_attempt_at=when, last_error=error[:500])
 
@@ -212,7 +308,8 @@ def destination_enable(destination: SlackDestination, now: datetime | None = Non
     """Clear the disabled state; the alerts that waited for it are due again at once."""
     SlackDestination.objects.filter(pk=destination.pk).update(disabled_reason="")
     destination.disabled_reason = ""
-    Alert.objects.filter(sent_at=None, budget__destinations=destination).update(next_attempt_at=now or timezone.now())
+    waiting = Q(budget__destinations=destination) | Q(anomaly_rule__project_id=destination.project_id)
+    Alert.objects.filter(waiting, sent_at=None).update(next_attempt_at=now or timezone.now())
 
 
 def destination_send_test(destination: SlackDestination) -> None:
@@ -236,7 +333,11 @@ def money(value: Decimal) -> str:
 
 def alert_message(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
     """Fallback text and Block Kit blocks for an alert."""
-    budget = alert.budget
+    if alert.anomaly_rule is not None:
+        return anomaly_services.anomaly_message(alert)
+    if alert.kind != Alert.Kind.THRESHOLD:
+        return run_cap_message(alert)
+    budget = alert_budget(alert)
     tz = budget.project.tz
     period = period_range(budget.period, tz, alert.period_start)
     percent = (alert.spend * 100 / alert.amount).quantize(Decimal("0.1"))
@@ -268,16 +369,52 @@ def alert_message(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
     return text, blocks
 
 
+def run_cap_message(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
+    budget = alert_budget(alert)
+    project = budget.project
+    if alert.kind == Alert.Kind.RUN_COST:
+        measured = f"cost {money(alert.spend)}, cap {money(alert.amount)}"
+    else:
+        measured = f"{alert.spend:.0f} tool calls, cap {alert.amount:.0f}"
+    title = f"Runaway run: {budget.name}"
+    started = alert.period_start.astimezone(project.tz)
+    text = f"{title} — run {alert.trace_id} {measured}, {budget.scope_label}"
+    fields = [
+        ("Scope", budget.scope_label),
+        ("Run", alert.trace_id),
+        ("Over the cap", measured),
+        ("Started", f"{started:%Y-%m-%d %H:%M} ({project.timezone})"),
+    ]
+    link = reverse("run", args=[project.organization.slug, project.slug, alert.trace_id])
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields]},
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Open run"},
+                    "url": f"{settings.SITE_URL}{link}",
+                }
+            ],
+        },
+    ]
+    return text, blocks
+
+
 def cost_link(alert: Alert) -> str:
-    """The cost query behind the alert (the dashboard's cost explorer once it exists)."""
-    budget = alert.budget
-    params = {"project": str(budget.project_id), "since": alert.period_start.isoformat()}
+    """The dashboard's cost explorer over the alert's period, filtered to the budget's scope."""
+    budget = alert_budget(alert)
+    project = budget.project
+    params = {"since": alert.period_start.astimezone(project.tz).isoformat()}
     if budget.scope in (Budget.Scope.AGENT, Budget.Scope.MODEL, Budget.Scope.USER):
         params[budget.scope] = budget.scope_value
-        params["group_by"] = budget.scope
-    elif budget.scope == Budget.Scope.API_KEY:
-        params["group_by"] = "api_key"
-    return f"{settings.SITE_URL}/api/v1/metrics/summary?{urlencode(params)}"
+        params["group_by"] = "agent" if budget.scope != Budget.Scope.AGENT else "model"
+    else:
+        params["group_by"] = "api_key" if budget.scope == Budget.Scope.API_KEY else "agent"
+    path = reverse("cost", args=[project.organization.slug, project.slug])
+    return f"{settings.SITE_URL}{path}?{urlencode(params)}"
 
 
 # --- Configuration (API and admin write through these) ---------------------------------------

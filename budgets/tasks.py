@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from budgets import digests, services
+from budgets import anomaly_services, digests, services
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
@@ -21,3 +21,8 @@ def deliver_alerts() -> None:
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def send_digests() -> None:
     digests.send_digests()
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def detect_anomalies() -> None:
+    anomaly_services.detect_anomalies()

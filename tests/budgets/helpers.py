@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+
 from budgets.models import Budget
 from ingest import rollups
-from ingest.models import Project
+from ingest.models import Period, Project, RunRollup
+from ingest.sketches import Sketch
 from tests.ingest.spans import agent_run, ingest
 
 
@@ -27,3 +31,38 @@ def make_budget(project: Project, amount: str = "10", **kwargs: Any) -> Budget:
     }
     fields.update(kwargs)
     return Budget.objects.create(project=project, amount_usd=Decimal(amount), **fields)
+
+
+def hourly_rollups(
+    project: Project,
+    since: datetime,
+    hours: int,
+    *,
+    agent: str = "support-bot",
+    cost: Callable[[int], float] = lambda i: 2.0,
+    runs: int = 40,
+    failed: Callable[[int], int] = lambda i: 1,
+    seed: int = 3,
+) -> None:
+    """Hour RunRollup rows written directly (as the rollups would): `cost(i)` dollars over
+    `runs` runs of about 3 s each in hour i, with ±5% noise (fixed seed)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(hours):
+        noise = 1 + rng.normal(0, 0.05, size=runs)
+        rows.append(
+            RunRollup(
+                project=project,
+                period=Period.HOUR,
+                bucket=since + i * timedelta(hours=1),
+                agent_name=agent,
+                status="ok",
+                runs=runs,
+                failed_runs=failed(i),
+                input_tokens=1000 * runs,
+                output_tokens=500 * runs,
+                cost_usd=Decimal(str(round(cost(i) * float(noise[0]), 6))),
+                duration_sketch=Sketch.of(3000 * noise).to_bytes(),
+            )
+        )
+    RunRollup.objects.bulk_create(rows)

@@ -51,8 +51,10 @@ class DeliveryTests(TestCase):
             "*Projected by period end*\n$13.60",  # 8.50 in 15 of 24 hours
         ]
         link = urlsplit(actions["elements"][0]["url"])
-        assert (link.scheme, link.netloc, link.path) == ("https", "ledger.example", "/api/v1/metrics/summary")
+        org, slug = self.project.organization.slug, self.project.slug
+        assert (link.scheme, link.netloc, link.path) == ("https", "ledger.example", f"/p/{org}/{slug}/cost/")
         assert parse_qs(link.query)["agent"] == ["support-bot"]
+        assert parse_qs(link.query)["since"] == ["2026-03-10T00:00:00+00:00"]
 
     def test_exceeded_is_said_so(self):
         crossed_budget(self.project, self.slack.url(), cost="12")

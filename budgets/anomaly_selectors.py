@@ -1,0 +1,180 @@
+"""Reads: the hourly series anomaly detection judges, from the hour rollups (never from runs).
+
+One query per table: the run rows (cost, runs, failure rate, tokens per run, and p95 latency
+from their merged duration sketches) and the tool-call rows (tool error rate). Each series is
+per agent and for the whole project (tools: per tool and for the whole project). Counts (cost,
+runs) are dense: an hour without rows is a zero, from the first hour the series appears; rates
+skip empty hours.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db.models import CharField, FloatField, QuerySet, Sum
+from django.db.models.functions import Cast
+
+from budgets import anomalies
+from budgets.anomalies import Detection, Point
+from budgets.models import Alert
+from ingest import sketches, timeranges
+from ingest.models import Period, Project, RunRollup, ToolCallRollup
+
+PROJECT, AGENT, TOOL = "project", "agent", "tool"
+
+SeriesKey = tuple[str, str]  # (scope, value): ("project", ""), ("agent", "support-bot"), ("tool", "search")
+MetricSeries = dict[SeriesKey, list[Point]]
+
+
+def hourly_series(project: Project, since: datetime, until: datetime) -> dict[str, MetricSeries]:
+    """metric -> series key -> points, for the hours in [since, until)."""
+    out = _run_sums(project, since, until)
+    out["tool_error_rate"] = _tool_errors(project, since, until)
+    return out
+
+
+# The bucket read as text and parsed once per distinct hour: Django's per-row datetime
+# converter (SQLite) was most of the read time of a 500-agent project (bench/anomalies.py).
+_BUCKET_TEXT = Cast("bucket", output_field=CharField())
+
+
+class _Hours:
+    def __init__(self) -> None:
+        self._seen: dict[Any, datetime] = {}
+
+    def parse(self, value: Any) -> datetime:
+        """'2026-03-10 14:00:00' (SQLite, UTC) or '2026-03-10 14:00:00+00' (PostgreSQL) -> aware UTC."""
+        hour = self._seen.get(value)
+        if hour is None:
+            hour = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+            hour = hour.replace(tzinfo=UTC) if hour.tzinfo is None else hour.astimezone(UTC)
+            self._seen[value] = hour
+        return hour
+
+
+def _hours(model: Any, project: Project, since: datetime, until: datetime) -> Any:
+    return model.objects.filter(project=project, period=Period.HOUR, bucket__gte=since, bucket__lt=until).order_by()
+
+
+def _both(scope: str, name: str) -> tuple[SeriesKey, SeriesKey]:
+    return (scope, name), (PROJECT, "")
+
+
+def _run_sums(project: Project, since: datetime, until: datetime) -> dict[str, MetricSeries]:
+    """Cost, runs, failure rate, tokens per run and p95 latency, in one read of the hour rows.
+    The rows are summed here rather than in SQL because their duration sketches must be read
+    row by row anyway (to be merged); one query instead of two halves the read time."""
+    rows = (
+        _hours(RunRollup, project, since, until)
+        .annotate(hour=_BUCKET_TEXT, cost=Cast("cost_usd", output_field=FloatField()))  # statistics, not accounting
+        .values_list(
+            "hour", "agent_name", "runs", "failed_runs", "cost", "input_tokens", "output_tokens", "duration_sketch"
+        )
+    )
+    totals: dict[SeriesKey, dict[datetime, list[float]]] = defaultdict(
+        lambda: defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
+    )
+    keyed: list[tuple[Hashable, bytes | memoryview]] = []
+    parser = _Hours()
+    for text, agent, n, failed, cost, tokens_in, tokens_out, blob in rows.iterator(chunk_size=5000):
+        bucket = parser.parse(text)
+        for key in _both(AGENT, agent):
+            acc = totals[key][bucket]
+            acc[0] += n
+            acc[1] += failed
+            acc[2] += cost or 0.0
+            acc[3] += tokens_in + tokens_out
+            keyed.append(((key, bucket), blob))
+    p95s = sketches.quantile_grouped(keyed, 0.95)
+    out: dict[str, MetricSeries] = {"cost": {}, "runs": {}, "failure_rate": {}, "tokens_per_run": {}, "latency_p95": {}}
+    for key, by_hour in totals.items():
+        hours = _dense(by_hour, until)
+        out["cost"][key] = [Point(h, by_hour[h][2] if h in by_hour else 0.0, _n(by_hour, h)) for h in hours]
+        out["runs"][key] = [Point(h, _n(by_hour, h), _n(by_hour, h)) for h in hours]
+        rated = sorted(h for h, acc in by_hour.items() if acc[0])
+        out["failure_rate"][key] = [Point(h, by_hour[h][1] / by_hour[h][0], by_hour[h][0]) for h in rated]
+        out["tokens_per_run"][key] = [Point(h, by_hour[h][3] / by_hour[h][0], by_hour[h][0]) for h in rated]
+        out["latency_p95"][key] = [
+            Point(h, p95, by_hour[h][0]) for h in rated if (p95 := p95s.get((key, h))) is not None
+        ]
+    return out
+
+
+def _n(by_hour: dict[datetime, list[float]], hour: datetime) -> float:
+    return by_hour[hour][0] if hour in by_hour else 0.0
+
+
+def _dense(by_hour: Iterable[datetime], until: datetime) -> list[datetime]:
+    """Every hour from the first one with data to the last before `until`."""
+    first = min(by_hour)
+    count = int((until - first) / timeranges.HOUR)
+    return [first + i * timeranges.HOUR for i in range(count)]
+
+
+def _tool_errors(project: Project, since: datetime, until: datetime) -> MetricSeries:
+    rows = (
+        _hours(ToolCallRollup, project, since, until)
+        .values("tool_name", hour=_BUCKET_TEXT)
+        .annotate(calls_=Sum("calls"), errors_=Sum("errors"))
+        .values_list("hour", "tool_name", "calls_", "errors_")
+    )
+    totals: dict[SeriesKey, dict[datetime, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    parser = _Hours()
+    for text, tool, calls, errors in rows.iterator(chunk_size=5000):
+        bucket = parser.parse(text)
+        for key in _both(TOOL, tool):
+            acc = totals[key][bucket]
+            acc[0] += calls or 0
+            acc[1] += errors or 0
+    return {
+        key: [Point(h, errors / calls, calls) for h, (calls, errors) in sorted(by_hour.items()) if calls]
+        for key, by_hour in totals.items()
+    }
+
+
+# --- The anomaly page -----------------------------------------------------------------------
+
+CHART_BEFORE = timedelta(days=2)  # the chart shows this much before the incident...
+CHART_AFTER = timedelta(days=1)  # ... and this much after it (or up to now)
+
+
+def anomaly_alert(project: Project, alert_id: int) -> Alert | None:
+    """The project's anomaly (or recovery) alert with this id; None for anyone else's."""
+    return (
+        Alert.objects.filter(pk=alert_id, anomaly_rule__project=project)
+        .select_related("anomaly_rule__project__organization")
+        .first()
+    )
+
+
+def recent_anomalies(project: Project) -> QuerySet[Alert]:
+    """The project's anomaly incidents, newest first."""
+    return (
+        Alert.objects.filter(anomaly_rule__project=project, kind=Alert.Kind.ANOMALY)
+        .select_related("anomaly_rule")
+        .order_by("-period_start", "-pk")
+    )
+
+
+def alert_detection(alert: Alert, now: datetime) -> Detection:
+    """The alert's series judged around its incident, as detection saw it (same rule settings)."""
+    rule = alert.anomaly_rule
+    if rule is None:
+        return Detection([])
+    shown_until = min(timeranges.floor_hour(now), alert.period_start + CHART_AFTER)
+    shown_since = alert.period_start - CHART_BEFORE
+    baseline_since = shown_since - timedelta(days=anomalies.BASELINE_DAYS + 1)
+    key = (rule.scope, alert.scope_value) if alert.scope_value else (PROJECT, "")
+    points = hourly_series(rule.project, baseline_since, shown_until).get(alert.metric, {}).get(key, [])
+    return anomalies.detect(
+        points,
+        rule.project.tz,
+        anomalies.METRICS[alert.metric],
+        k=rule.sensitivity,
+        sustained=rule.sustained,
+        min_volume=rule.min_volume,
+        since=shown_since,
+    )

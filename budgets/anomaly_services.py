@@ -1,0 +1,292 @@
+"""Services: judge each project's hourly series against its anomaly rules and write Alert rows
+(the budgets outbox delivers them), plus the Slack message of an anomaly.
+
+Runs every few minutes after the rollups and is safe to run twice: an incident is one Alert row
+keyed on (rule, agent/tool, first out-of-band hour, kind), inserted with ignore_conflicts; while
+it is open (no "recovered" row with the same key) the series raises nothing new; when the latest
+complete hour is back inside the band a "recovered" row is written and delivered the same way.
+Only complete hours are judged: the current one is still filling.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from budgets import anomalies, anomaly_selectors, services
+from budgets.anomalies import Detection, Judged
+from budgets.models import Alert, AnomalyRule
+from ingest import timeranges
+from ingest.models import Period, Project, RunRollup
+
+WINDOW = timedelta(days=anomalies.BASELINE_DAYS + 1)  # the judged day and its 7-day baseline
+JUDGE = timedelta(hours=24)  # hours judged per pass: enough to see how long an excursion lasts
+FRESH = timedelta(hours=2)  # an incident opens only on a flagged hour this recent
+COOLDOWN = timedelta(hours=3)  # after a recovery, the same series stays quiet this long
+INCIDENT_MEMORY = timedelta(days=30)  # an incident open longer than this is forgotten
+AGENT, TOOL = AnomalyRule.Scope.AGENT, AnomalyRule.Scope.TOOL
+DEFAULT_RULES: tuple[tuple[str, str], ...] = (
+    (AnomalyRule.Metric.COST, AGENT),
+    (AnomalyRule.Metric.RUNS, AGENT),
+    (AnomalyRule.Metric.FAILURE_RATE, AGENT),
+    (AnomalyRule.Metric.LATENCY_P95, AGENT),
+    (AnomalyRule.Metric.TOKENS_PER_RUN, AGENT),
+    (AnomalyRule.Metric.TOOL_ERROR_RATE, TOOL),
+)
+ScopeKey = tuple[int, str]  # (rule id, agent/tool name or "" for the project)
+
+
+def ensure_default_rules(project: Project) -> list[AnomalyRule]:
+    """The project's rules; a project without any gets the defaults (zero configuration)."""
+    with transaction.atomic():
+        Project.objects.select_for_update().filter(pk=project.pk).first()  # one creator at a time
+        rules = list(AnomalyRule.objects.filter(project=project).order_by("pk"))
+        if not rules:
+            rules = AnomalyRule.objects.bulk_create(
+                [AnomalyRule(project=project, metric=metric, scope=scope) for metric, scope in DEFAULT_RULES]
+            )
+    return rules
+
+
+def detect_anomalies(
+    project: Project | None = None, now: datetime | None = None, *, backfill: timedelta | None = None
+) -> int:
+    """Judge every project with recent rollups; returns how many Alert rows were new. With
+    `backfill`, also record the incidents (and recoveries) of that much past, once each: after
+    an import or `seed_demo`, whose spike is days old."""
+    now = now or timezone.now()
+    until = timeranges.floor_hour(now)
+    since = until - WINDOW - (backfill or timedelta(0))
+    projects = Project.objects.filter(
+        pk__in=RunRollup.objects.filter(period=Period.HOUR, bucket__gte=since).values("project_id")
+    )
+    if project is not None:
+        projects = projects.filter(pk=project.pk)
+    created = sum(detect_project_anomalies(p, until=until, now=now, backfill=backfill) for p in projects)
+    if created:
+        from budgets import tasks  # here: budgets.tasks imports this module
+
+        tasks.deliver_alerts.delay_on_commit()
+    return created
+
+
+def detect_project_anomalies(
+    project: Project, *, until: datetime, now: datetime, backfill: timedelta | None = None
+) -> int:
+    rules = [rule for rule in ensure_default_rules(project) if rule.enabled]
+    if not rules:
+        return 0
+    past = backfill or timedelta(0)
+    series = anomaly_selectors.hourly_series(project, until - WINDOW - past, until)
+    open_incidents, quiet = _incident_state(rules, now)
+    new: list[Alert] = []
+    for rule in rules:
+        spec = anomalies.METRICS[rule.metric]
+        for key, points in series.get(rule.metric, {}).items():
+            if not _matches(rule, key):
+                continue
+            detection = anomalies.detect(
+                points,
+                project.tz,
+                spec,
+                k=rule.sensitivity,
+                sustained=rule.sustained,
+                min_volume=rule.min_volume,
+                since=until - JUDGE - past,
+            )
+            if backfill:
+                new += _past_incidents(rule, key[1], detection, now)
+            scope = (rule.pk, key[1])
+            alert = _decide(rule, key[1], detection, open_incidents.get(scope), scope in quiet, until, now)
+            if alert is not None:
+                new.append(alert)
+    if backfill and new:  # a backfill meets incidents it recorded before: count only new ones
+        known = set(
+            Alert.objects.filter(anomaly_rule__in=rules, period_start__gte=until - JUDGE - past).values_list(
+                "anomaly_rule_id", "scope_value", "period_start", "kind"
+            )
+        )
+        new = [a for a in new if (a.anomaly_rule_id, a.scope_value, a.period_start, a.kind) not in known]
+    return len(Alert.objects.bulk_create(new, ignore_conflicts=True))
+
+
+def _matches(rule: AnomalyRule, key: anomaly_selectors.SeriesKey) -> bool:
+    scope, value = key
+    if rule.scope == AnomalyRule.Scope.PROJECT:
+        return scope == anomaly_selectors.PROJECT
+    if not value:  # runs without an agent name: watched in the project total only
+        return False
+    return scope == rule.scope and (not rule.scope_value or rule.scope_value == value)
+
+
+def _incident_state(rules: list[AnomalyRule], now: datetime) -> tuple[dict[ScopeKey, datetime], set[ScopeKey]]:
+    """Open incidents (an anomaly without its recovery: series -> start) and series cooling down."""
+    rows = Alert.objects.filter(
+        anomaly_rule__in=rules,
+        kind__in=[Alert.Kind.ANOMALY, Alert.Kind.RECOVERED],
+        period_start__gte=now - INCIDENT_MEMORY,
+    ).values_list("kind", "anomaly_rule_id", "scope_value", "period_start", "created_at")
+    started: dict[tuple[int, str, datetime], bool] = {}
+    ended: set[tuple[int, str, datetime]] = set()
+    quiet: set[ScopeKey] = set()
+    for kind, rule_id, value, start, created in rows:
+        key = (int(rule_id), value, start)
+        if kind == Alert.Kind.ANOMALY:
+            started[key] = True
+        else:
+            ended.add(key)
+            if created >= now - COOLDOWN:
+                quiet.add((key[0], key[1]))
+    open_incidents = {(k[0], k[1]): k[2] for k in started if k not in ended}
+    return open_incidents, quiet
+
+
+def _decide(
+    rule: AnomalyRule,
+    value: str,
+    detection: Detection,
+    incident: datetime | None,
+    quiet: bool,
+    until: datetime,
+    now: datetime,
+) -> Alert | None:
+    """A new incident, its recovery, or nothing."""
+    latest = detection.latest
+    if latest is None or latest.band is None:
+        return None
+    if incident is not None:
+        if detection.recovered:
+            return _alert(rule, value, Alert.Kind.RECOVERED, incident, latest, now)
+        return None
+    if detection.active and not quiet and latest.point.hour >= until - FRESH:
+        return _alert(rule, value, Alert.Kind.ANOMALY, _excursion_start(detection), latest, now)
+    return None
+
+
+def _past_incidents(rule: AnomalyRule, value: str, detection: Detection, now: datetime) -> list[Alert]:
+    """An anomaly row per past excursion that was flagged, and its recovery if it ended."""
+    out: list[Alert] = []
+    start: Judged | None = None
+    flagged: Judged | None = None
+    for judged in detection.judged:
+        if judged.outside:
+            start = start or judged
+            flagged = flagged or (judged if judged.flagged else None)
+            continue
+        if start is not None and flagged is not None and judged.band is not None:
+            out.append(_alert(rule, value, Alert.Kind.ANOMALY, start.point.hour, flagged, now))
+            out.append(_alert(rule, value, Alert.Kind.RECOVERED, start.point.hour, judged, now))
+        start = flagged = None
+    return out
+
+
+def _excursion_start(detection: Detection) -> datetime:
+    """The first hour of the run of out-of-band hours that ends at the latest one."""
+    start = detection.judged[-1].point.hour
+    for judged in reversed(detection.judged):
+        if not judged.outside:
+            break
+        start = judged.point.hour
+    return start
+
+
+def _dec(value: float) -> Decimal:
+    return Decimal(str(round(value, 6)))
+
+
+def _alert(rule: AnomalyRule, value: str, kind: str, start: datetime, latest: Judged, now: datetime) -> Alert:
+    band = latest.band or anomalies.Band(latest.point.value, latest.point.value, latest.point.value, fallback=True)
+    return Alert(
+        anomaly_rule=rule,
+        kind=kind,
+        metric=rule.metric,
+        scope_value=value,
+        period_start=start,
+        threshold=_dec(rule.sensitivity).quantize(Decimal("0.01")),
+        spend=Decimal(0),
+        amount=Decimal(0),
+        observed=_dec(latest.point.value),
+        expected=_dec(band.expected),
+        band_low=_dec(band.low),
+        band_high=_dec(band.high),
+        next_attempt_at=now,
+    )
+
+
+# --- Message ---------------------------------------------------------------------------------
+
+
+def format_value(metric: str, value: Decimal | float | None) -> str:
+    """A metric value as people read it: $1.23, 12.5%, 1,234 ms, 1,500 tokens."""
+    if value is None:
+        return "n/a"
+    unit = anomalies.METRICS[metric].unit if metric in anomalies.METRICS else "count"
+    number = Decimal(str(value))
+    if unit == "usd":
+        return services.money(number)
+    if unit == "ratio":
+        return f"{number * 100:.1f}%"
+    if unit == "ms":
+        return f"{number:,.0f} ms"
+    return f"{number:,.0f}{' tokens' if unit == 'tokens' else ''}"
+
+
+def alert_scope_label(alert: Alert) -> str:
+    rule = alert.anomaly_rule
+    if not alert.scope_value or rule is None:
+        return "whole project"
+    return f"{rule.scope} {alert.scope_value}"
+
+
+def _rule(alert: Alert) -> AnomalyRule:
+    if alert.anomaly_rule is None:
+        raise ValueError(f"alert {alert.pk} is not an anomaly alert")
+    return alert.anomaly_rule
+
+
+def anomaly_link(alert: Alert) -> str:
+    project = _rule(alert).project
+    path = reverse("anomaly", args=[project.organization.slug, project.slug, alert.pk])
+    return f"{settings.SITE_URL}{path}"
+
+
+def anomaly_message(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
+    """Fallback text and Block Kit blocks: metric, scope, observed value, expected band, link."""
+    rule = _rule(alert)
+    tz = rule.project.tz
+    label = rule.get_metric_display()
+    scope = alert_scope_label(alert)
+    recovered = alert.kind == Alert.Kind.RECOVERED
+    title = f"{'Recovered' if recovered else 'Anomaly'}: {label}, {scope}"
+    observed = format_value(alert.metric, alert.observed)
+    band = f"{format_value(alert.metric, alert.band_low)} to {format_value(alert.metric, alert.band_high)}"
+    usual = format_value(alert.metric, alert.expected)
+    since = alert.period_start.astimezone(tz)
+    text = (
+        f"{title} — {observed} (expected {band}, usual {usual}) since {since:%Y-%m-%d %H:00} ({rule.project.timezone})"
+    )
+    fields = [
+        ("Metric", label),
+        ("Scope", scope),
+        ("Latest hour" if recovered else "Observed", observed),
+        ("Expected band", f"{band} (usual {usual})"),
+        ("Out of band since", f"{since:%Y-%m-%d %H:00} ({rule.project.timezone})"),
+        ("Sensitivity", f"{rule.sensitivity:g} robust sigmas"),
+    ]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields]},
+        {
+            "type": "actions",
+            "elements": [
+                {"type": "button", "text": {"type": "plain_text", "text": "View chart"}, "url": anomaly_link(alert)}
+            ],
+        },
+    ]
+    return text, blocks
