@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -25,6 +26,12 @@ app.conf.beat_schedule = {
     "enforce-retention": {"task": "ingest.tasks.enforce_retention", "schedule": 3600.0, "options": {"expires": 3000}},
     # Budget alerts due for (re)delivery; evaluation itself follows each rollup pass.
     "deliver-alerts": {"task": "budgets.tasks.deliver_alerts", "schedule": 60.0, "options": {"expires": 55}},
+    # Anomaly detection over the hour rollups, at minutes 2, 7, 12…: just after a rollup pass.
+    "detect-anomalies": {
+        "task": "budgets.tasks.detect_anomalies",
+        "schedule": crontab(minute="2-59/5"),
+        "options": {"expires": 240},
+    },
     # Daily digests go out in the first pass after each project's midnight (claimed once per day).
     "send-digests": {"task": "budgets.tasks.send_digests", "schedule": 600.0, "options": {"expires": 500}},
 }

@@ -86,6 +86,18 @@ class ApiKey(models.Model):
         return self.revoked_at is None
 
 
+class UserProfile(models.Model):
+    """A dashboard user's own settings: the time zone pages are shown in (empty: the project's)
+    and the project they last opened."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    timezone = models.CharField(max_length=64, blank=True, validators=[validate_timezone])
+    last_project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.timezone or 'project time zone'})"
+
+
 class WorkerHeartbeat(models.Model):
     """Last time a Celery worker ran the periodic heartbeat task (shown by /readyz)."""
 
@@ -145,6 +157,12 @@ class Run(models.Model):
                 fields=["project", "agent_name", "-start_time"],
                 name="run_project_agent_start",
             ),
+            # the runs list sorted by cost or duration (keyset pages on value, id)
+            models.Index(fields=["project", "cost_usd", "id"], name="run_project_cost"),
+            models.Index(fields=["project", "duration_ms", "id"], name="run_project_duration"),
+            # a session's runs in order, a user's recent runs
+            models.Index(fields=["project", "session_id", "start_time"], name="run_project_session"),
+            models.Index(fields=["project", "user_id", "-start_time"], name="run_project_user"),
         ]
 
     def __str__(self) -> str:

@@ -191,6 +191,7 @@ class SummaryApi(QueryApi):
                     help_text="which duration latency_ms describes",
                 ),
                 "rows": SummaryRowOut(many=True),
+                "total": SummaryRowOut(help_text="all rows together (latency over every row's durations)"),
             },
         ),
         summary="Totals and latency percentiles per agent, model, provider, user, key, tool or status",

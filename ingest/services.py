@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from ingest import conventions, costs, keys, pricing, rollups, runs, storable
+from ingest import conventions, costs, keys, pricing, rollups, runs, signals, storable
 from ingest.conventions import messages
 from ingest.models import (
     ApiKey,
@@ -123,6 +123,7 @@ def ingest_spans(api_key: ApiKey, items: list[tuple[RawSpan, SpanFields]]) -> in
         _attach_log_records(project, {(r.trace_id, r.span_id) for r in rows})
         recompute_runs(project, trace_ids)
         rollups.mark_traces_dirty(project, trace_ids)
+    signals.runs_updated.send(sender=Project, project=project, trace_ids=trace_ids)
     return len(rows)
 
 

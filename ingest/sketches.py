@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -112,6 +113,47 @@ def merge_grouped(
     rows: Iterable[tuple[Hashable, bytes | memoryview]],
 ) -> dict[Hashable, Sketch]:
     """Merge encoded sketches by group key, in one vectorized pass over all of their bytes."""
+    decoded = _decode(rows)
+    if decoded is None:
+        return {}
+    groups, zeros, group, keys, counts = decoded
+    sketches = _sum_buckets(len(groups), group, keys, counts)
+    return {key: Sketch(int(zeros[g]), *sketches.get(g, (_empty(), _empty()))) for key, g in groups.items()}
+
+
+def quantile_grouped(rows: Iterable[tuple[Hashable, bytes | memoryview]], q: float) -> dict[Hashable, float | None]:
+    """merge_grouped(rows)[key].quantile(q) for every group, without building a Sketch per group:
+    anomaly detection reads a p95 for each agent and hour, a hundred thousand of them."""
+    decoded = _decode(rows)
+    if decoded is None:
+        return {}
+    groups, zeros, group, keys, counts = decoded
+    order = np.lexsort((keys, group))  # buckets sorted by (group, key); equal ones need no summing
+    group, keys, counts = group[order], keys[order], counts[order]
+    n_groups = len(groups)
+    n = zeros + np.bincount(group, weights=counts, minlength=n_groups)
+    cumulative = np.cumsum(counts)
+    first = np.searchsorted(group, np.arange(n_groups))
+    base = np.where(first > 0, cumulative[np.maximum(first - 1, 0)] if counts.size else 0, 0)
+    position = q * np.maximum(n - 1, 0)
+    low = np.floor(position)
+    high = np.minimum(low + 1, np.maximum(n - 1, 0))
+
+    def value_at(rank: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        if not counts.size:
+            return np.zeros(n_groups)
+        index = np.minimum(np.searchsorted(cumulative, base + rank - zeros, side="right"), counts.size - 1)
+        return np.where(rank < zeros, 0.0, 2 * GAMMA ** keys[index].astype(np.float64) / (GAMMA + 1))
+
+    v_low, v_high = value_at(low), value_at(high)
+    values = v_low + (position - low) * (v_high - v_low)
+    return {key: (float(values[g]) if n[g] else None) for key, g in groups.items()}
+
+
+def _decode(
+    rows: Iterable[tuple[Hashable, bytes | memoryview]],
+) -> tuple[dict[Hashable, int], npt.NDArray[Any], IntArray, IntArray, IntArray] | None:
+    """Group index per key, zero count per group, and every stored bucket's group, key and count."""
     groups: dict[Hashable, int] = {}
     owners: list[int] = []
     parts: list[bytes | memoryview] = []
@@ -119,7 +161,7 @@ def merge_grouped(
         owners.append(groups.setdefault(key, len(groups)))
         parts.append(blob)
     if not parts:
-        return {}
+        return None
     data = np.frombuffer(b"".join(parts), dtype=_DTYPE)
     sizes = np.fromiter((len(p) for p in parts), dtype=np.int64) // _DTYPE.itemsize
     starts = np.cumsum(sizes) - sizes
@@ -132,8 +174,7 @@ def merge_grouped(
     keys = data[key_at].astype(np.int64)
     counts = data[key_at + np.repeat(buckets, buckets)].astype(np.int64)
     group = np.repeat(group_of_blob, buckets)
-    sketches = _sum_buckets(len(groups), group, keys, counts)
-    return {key: Sketch(int(zeros[g]), *sketches.get(g, (_empty(), _empty()))) for key, g in groups.items()}
+    return groups, zeros, group, keys, counts
 
 
 def _sum_buckets(

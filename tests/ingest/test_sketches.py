@@ -102,3 +102,29 @@ def test_an_empty_sketch_has_no_percentiles_and_round_trips():
 def test_all_zero_durations_give_zero_percentiles():
     sketch = Sketch.from_bytes(Sketch.of([0.0] * 10).to_bytes())
     assert sketch.percentiles() == {"p50": 0.0, "p90": 0.0, "p95": 0.0, "p99": 0.0}
+
+
+def test_grouped_quantiles_match_the_quantile_of_each_merged_sketch():
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(300):
+        values = rng.lognormal(7, 1, size=int(rng.integers(0, 20))).tolist() + [0.0] * int(rng.integers(0, 3))
+        rows.append((i % 37, Sketch.of(values).to_bytes()))
+    merged = sketches.merge_grouped(rows)
+    for q in (0.0, 0.5, 0.95, 1.0):
+        grouped = sketches.quantile_grouped(rows, q)
+        assert grouped.keys() == merged.keys()
+        for key, sketch in merged.items():
+            expected = sketch.quantile(q)
+            if expected is None:
+                assert grouped[key] is None
+            else:
+                assert grouped[key] == pytest.approx(expected, rel=1e-9)
+
+
+def test_grouped_quantiles_of_empty_and_all_zero_groups():
+    assert sketches.quantile_grouped([], 0.95) == {}
+    assert sketches.quantile_grouped([("a", Sketch.of([0.0, 0.0]).to_bytes()), ("b", Sketch().to_bytes())], 0.5) == {
+        "a": 0.0,
+        "b": None,
+    }

@@ -111,7 +111,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"""
 AgentLedger is starting at {url}
-  sign in:   {url}/admin/   {login}
+  sign in:   {url}/   {login}   (Django admin: {url}/admin/)
   ingest key of the default project: {raw_key}
 
 Point an OpenTelemetry SDK at it:
@@ -119,6 +119,7 @@ Point an OpenTelemetry SDK at it:
   export OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer {raw_key}"
   export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
 
+Demo data: make demo (or .venv/bin/python manage.py seed_demo --url {url}) sends a week of sample agent runs.
 Ctrl-C stops everything.
 """
         )

@@ -1,0 +1,15 @@
+"""Template context for every page: the projects the signed-in user can switch to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
+
+from ingest import selectors
+
+
+def switchable_projects(request: HttpRequest) -> dict[str, Any]:
+    # Lazy: only pages that show the switcher run the query.
+    return {"switchable_projects": SimpleLazyObject(lambda: list(selectors.projects_for_user(request.user)))}

@@ -1,0 +1,41 @@
+"""An anomaly alert's chart: the series, the baseline band it was judged against and the flagged
+hours, reached from the Slack message, the alerts page and the overview."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from budgets import anomalies as detection
+from budgets import anomaly_selectors, anomaly_services
+from dashboard import anomaly_charts
+from dashboard.views.common import HtmxHttpRequest, project_page
+
+
+@require_GET
+@login_required
+def anomaly(request: HtmxHttpRequest, org: str, slug: str, alert_id: int) -> HttpResponse:
+    page = project_page(request, org, slug)
+    alert = anomaly_selectors.anomaly_alert(page.project, alert_id)
+    if alert is None or alert.anomaly_rule is None:
+        raise Http404("no such anomaly in this project")
+    spec = detection.METRICS[alert.metric]
+    judged = anomaly_selectors.alert_detection(alert, timezone.now())
+    context = {
+        **page.context(),
+        "section": "alerts",
+        "alert": alert,
+        "rule": alert.anomaly_rule,
+        "spec": spec,
+        "scope_label": anomaly_services.alert_scope_label(alert),
+        "observed": anomaly_services.format_value(alert.metric, alert.observed),
+        "band_low": anomaly_services.format_value(alert.metric, alert.band_low),
+        "band_high": anomaly_services.format_value(alert.metric, alert.band_high),
+        "expected": anomaly_services.format_value(alert.metric, alert.expected),
+        "flagged": len(judged.anomalies),
+        "chart": anomaly_charts.anomaly_chart(judged, spec, page.tz),
+    }
+    return render(request, "dashboard/anomaly.html", context)

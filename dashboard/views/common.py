@@ -1,0 +1,88 @@
+"""What every project page needs: the project (404 unless the user may see it), the time zone
+pages are shown in, and the time range the query string asks for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from django.http import Http404, HttpRequest
+from django.utils import timezone
+from django_htmx.middleware import HtmxDetails
+
+from ingest import selectors, timeranges
+from ingest.models import Project, UserProfile
+from ingest.timeranges import TimeRange
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request that went through django-htmx's middleware (for typing)."""
+
+    htmx: HtmxDetails
+
+
+RANGES = (("today", "Today"), ("yesterday", "Yesterday"), ("7d", "7 days"), ("30d", "30 days"))
+
+
+@dataclass(frozen=True)
+class Page:
+    """The project a page shows, in which zone, over which range (as asked and as resolved)."""
+
+    project: Project
+    tz: ZoneInfo
+    range: TimeRange
+    since: str
+    until: str
+    range_error: str = ""
+
+    @property
+    def previous(self) -> TimeRange:
+        """The range of the same length just before this one (for "change vs previous")."""
+        length = self.range.until - self.range.since
+        return TimeRange(self.range.since - length, self.range.since)
+
+    @property
+    def interval(self) -> str:
+        """Hourly points up to two days, daily beyond."""
+        return "hour" if self.range.until - self.range.since <= timedelta(days=2) else "day"
+
+    @property
+    def range_label(self) -> str:
+        named = dict(RANGES).get(self.since)
+        if named and not self.until:
+            return named
+        return f"{self.since or 'start'} to {self.until or 'now'}"
+
+    def context(self) -> dict[str, Any]:
+        return {"page": self, "project": self.project, "ranges": RANGES}
+
+
+def user_id(request: HttpRequest) -> int:
+    """The signed-in user's id (views that call this require a login)."""
+    return int(cast(int, request.user.pk))
+
+
+def project_page(request: HttpRequest, org: str, slug: str, *, default_since: str = "7d") -> Page:
+    """The page for a project the signed-in user is a member of; 404 for any other project, so
+    another organization's projects and runs cannot even be confirmed to exist."""
+    project = selectors.project_for_user(request.user, f"{org}/{slug}")
+    if project is None:
+        raise Http404("no such project in your organizations")
+    profile = UserProfile.objects.filter(user_id=user_id(request)).first()
+    if profile is None or profile.last_project_id != project.pk:
+        UserProfile.objects.update_or_create(user_id=user_id(request), defaults={"last_project": project})
+    tz = ZoneInfo(profile.timezone) if profile and profile.timezone else project.tz
+    since, until = request.GET.get("since", "").strip(), request.GET.get("until", "").strip()
+    error = ""
+    try:
+        span = timeranges.resolve(since, until, tz, timezone.now(), default_since=default_since)
+    except timeranges.RangeError as exc:
+        error = f"{exc.param}: {exc.message}"
+        since, until = default_since, ""
+        span = timeranges.resolve(since, None, tz, timezone.now())
+    if span is None:  # cannot happen: a default range always resolves
+        raise Http404("no time range")
+    timezone.activate(tz)  # templates show times in the viewer's zone (reset by the middleware)
+    return Page(project, tz, span, since or default_since, until, error)

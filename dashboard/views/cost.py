@@ -1,0 +1,119 @@
+"""Cost explorer: totals per agent, model, provider, user, API key, tool or status over a range,
+filtered by agent, model, user or tool; every choice lives in the URL, and a CSV has the table."""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET
+
+from dashboard import charts
+from dashboard.views.common import HtmxHttpRequest, Page, project_page
+from ingest import selectors
+
+GROUP_LABELS = {
+    "agent": "Agent",
+    "model": "Model",
+    "provider": "Provider",
+    "user": "User",
+    "api_key": "API key",
+    "tool": "Tool",
+    "status": "Status",
+}
+# Clicking a row filters on it and regroups by what is most useful next.
+DRILL = {"agent": "model", "model": "agent", "user": "agent", "tool": "agent"}
+CSV_FIELDS = ("group", *selectors.ROW_FIELDS, "p50_ms", "p95_ms", "p99_ms")
+
+
+def _choices(request: HtmxHttpRequest) -> tuple[str, dict[str, str]]:
+    group_by = request.GET.get("group_by", "agent")
+    if group_by not in GROUP_LABELS:
+        group_by = "agent"
+    filters = {name: request.GET[name] for name in selectors.FILTERS if name in request.GET}
+    return group_by, filters
+
+
+def _explore(page: Page, group_by: str, filters: dict[str, str]) -> dict[str, Any]:
+    """Rows, total and chart for the choices; an explanation instead when no table holds them."""
+    try:
+        rows = selectors.summary(page.project, page.range, group_by=group_by, filters=filters)
+    except selectors.QueryError as exc:
+        return {"query_error": exc.message}
+    metric = "errors" if rows["latency_of"] == "tool_call" else "cost"
+    series = selectors.timeseries(
+        page.project,
+        page.range,
+        metric=metric,
+        interval=page.interval,
+        group_by=group_by,
+        filters=filters,
+        tz=page.tz,
+    )
+    return {
+        "rows": rows["rows"],
+        "total": rows["total"],
+        "latency_of": rows["latency_of"],
+        "chart_metric": metric,
+        "chart": charts.stacked_bars(series, page.tz, money=metric == "cost"),
+    }
+
+
+@require_GET
+@login_required
+def cost(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
+    page = project_page(request, org, slug)
+    group_by, filters = _choices(request)
+    explored = _explore(page, group_by, filters)
+    drill = DRILL.get(group_by)
+    for row in explored.get("rows", []):
+        if drill:
+            row["drill_url"] = _with(request, group_by=drill, **{group_by: row["group"] or ""})
+    context = {
+        **page.context(),
+        "section": "cost",
+        "group_by": group_by,
+        "group_label": GROUP_LABELS[group_by],
+        "groups": GROUP_LABELS.items(),
+        "filters": [(name, value, _with(request, **{name: None})) for name, value in filters.items()],
+        **explored,
+    }
+    template = "dashboard/cost.html"
+    if request.htmx.target == "explorer":
+        template += "#explorer"
+    return render(request, template, context)
+
+
+def _with(request: HtmxHttpRequest, **changes: str | None) -> str:
+    """This page's query string with some parameters set (None: removed)."""
+    query = request.GET.copy()
+    for name, value in changes.items():
+        query.pop(name, None)
+        if value is not None:
+            query[name] = value
+    return f"?{query.urlencode()}"
+
+
+@require_GET
+@login_required
+def cost_csv(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
+    """The explorer's table as CSV (same URL parameters); cost in USD with full precision."""
+    page = project_page(request, org, slug)
+    group_by, filters = _choices(request)
+    explored = _explore(page, group_by, filters)
+    if "query_error" in explored:
+        return HttpResponse(explored["query_error"], status=400, content_type="text/plain")
+    name = "-".join(["cost", page.project.slug, group_by, *(slugify(v) for v in filters.values()), page.since])
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(CSV_FIELDS)
+    for row in explored["rows"]:
+        latency = row["latency_ms"]
+        values = [row["group"], *(row[f] for f in selectors.ROW_FIELDS), latency["p50"], latency["p95"], latency["p99"]]
+        writer.writerow(["" if v is None else v for v in values])
+    return response

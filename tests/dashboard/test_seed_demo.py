@@ -1,0 +1,111 @@
+"""`seed_demo` end to end: it serves the app on a loopback port, posts OTLP/protobuf exports
+to it, and the runs land in the Demo project with everything the dashboard shows.
+
+The app answers from its own thread, so the data must be committed: TransactionTestCase, as
+the live-server tests do."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+from django.db.models import Count, Sum
+from django.test import TransactionTestCase
+from django.utils import timezone
+
+from dashboard import demo
+from ingest.models import ApiKey, Membership, Project, Run, RunRollup, Span
+from tests.processes import free_port
+
+SMALL = ["--days", "7", "--runs-per-day", "20"]
+
+
+def seed(*args: str) -> str:
+    out = io.StringIO()
+    call_command("seed_demo", *SMALL, *args, stdout=out)
+    return out.getvalue()
+
+
+def midnight(days_ago: int) -> datetime:
+    today = timezone.now().astimezone(UTC).date()
+    return datetime(today.year, today.month, today.day, tzinfo=UTC) - timedelta(days=days_ago)
+
+
+class SeedDemoTests(TransactionTestCase):
+    def setUp(self):
+        self.root = User.objects.create_superuser("root", "root@example.com", "pw")
+        self.ann = User.objects.create_user("ann", password="pw")
+
+    def test_seeds_the_demo_project_through_the_otlp_endpoint(self):
+        output = seed("--user", "ann")
+
+        project = Project.objects.get(organization__slug="default", slug="demo")
+        assert "/p/default/demo/" in output
+        members = Membership.objects.filter(organization=project.organization)
+        assert {m.user.username: m.role for m in members} == {"root": "admin", "ann": "editor"}
+        runs = Run.objects.filter(project=project)
+        assert runs.count() >= 50
+        assert set(runs.values_list("agent_name", flat=True)) == {a.name for a in demo.AGENTS}
+        assert runs.values("user_id").distinct().count() >= 10
+        sessions = runs.exclude(session_id="").values("session_id").annotate(n=Count("pk"))
+        assert any(s["n"] > 1 for s in sessions), "some conversations span several runs"
+        assert runs.aggregate(cost=Sum("cost_usd"))["cost"] > 0
+
+    def test_runs_carry_models_tools_messages_failures_and_an_unpriced_model(self):
+        seed()
+        spans = Span.objects.filter(project__slug="demo")
+        llm = spans.filter(kind="llm")
+        assert {"gpt-4o", "gpt-4o-mini", "claude-sonnet-4", demo.UNPRICED_MODEL} <= set(
+            llm.values_list("request_model", flat=True)
+        )
+        priced = llm.filter(request_model="gpt-4o-mini").exclude(cost_usd=None).first()
+        assert priced.cost_source == "computed" and priced.cache_read_tokens is not None
+        assert priced.input[-1]["role"] in ("user", "tool") and priced.output[0]["role"] == "assistant"
+        unpriced = llm.filter(request_model=demo.UNPRICED_MODEL).exclude(input_tokens=None).first()
+        assert unpriced.cost_usd is None and unpriced.cost_source == "unpriced"
+        assert Run.objects.filter(project__slug="demo", unpriced_calls__gt=0).exists()
+        tools = set(spans.filter(kind="tool").values_list("tool_name", flat=True))
+        assert {"fetch_url", "web_search", "sql_query", "vector_search"} <= tools
+        assert spans.filter(kind="tool", is_error=True).exists()
+        failed = Run.objects.filter(project__slug="demo", status="error").first()
+        assert failed is not None and failed.error_message
+        root = spans.get(trace_id=failed.trace_id, span_id=failed.root_span_id)
+        exception = next(e for e in root.events if e["name"] == "exception")
+        assert "Traceback" in exception["attributes"]["exception.stacktrace"]
+        assert RunRollup.objects.filter(project__slug="demo").exists(), "rollups are brought up to date"
+
+    def test_the_spike_day_costs_several_normal_days_for_the_spiking_agent(self):
+        seed()
+        runs = Run.objects.filter(project__slug="demo", agent_name=demo.SPIKE_AGENT)
+        cost = {
+            days_ago: runs.filter(start_time__gte=midnight(days_ago), start_time__lt=midnight(days_ago - 1)).aggregate(
+                cost=Sum("cost_usd")
+            )["cost"]
+            or Decimal(0)
+            for days_ago in range(1, 7)  # the whole days seeded
+        }
+        spike = cost.pop(2)  # the day before yesterday
+        normal = sum(cost.values()) / len(cost)
+        assert spike > 4 * normal, (spike, cost)
+
+    def test_seeding_twice_reuses_the_project_with_a_new_key(self):
+        seed()
+        first = Run.objects.filter(project__slug="demo").count()
+        seed()
+        project = Project.objects.get(slug="demo")
+        assert Project.objects.count() == 1
+        assert ApiKey.objects.filter(project=project).count() == 2
+        assert Run.objects.filter(project=project).count() > first
+        assert Membership.objects.filter(organization=project.organization, user=self.root).count() == 1
+
+    def test_an_unreachable_server_fails_loudly(self):
+        with pytest.raises(CommandError, match="cannot reach"):
+            seed("--url", f"http://127.0.0.1:{free_port()}")
+
+    def test_an_unknown_user_is_refused(self):
+        with pytest.raises(CommandError, match="no user named 'nobody'"):
+            seed("--user", "nobody")
