@@ -51,6 +51,9 @@ def _budget_write(request: Request, budget: Budget, *, partial: bool) -> Respons
     if not serializer.is_valid():
         return Response({"errors": serializer.errors}, status=400)
     data = dict(serializer.validated_data)
+    if data.get("scope") == Budget.Scope.ORGANIZATION:  # a project key must not limit other projects
+        error = "organization budgets count every project of the organization: set them in the Django admin"
+        return Response({"errors": {"scope": [error]}}, status=400)
     destinations = data.pop("destinations", None)
     destination_ids = None if destinations is None else [d.pk for d in destinations]
     for field, value in data.items():

@@ -69,6 +69,7 @@ class SlackDestination(models.Model):
 
 class Budget(models.Model):
     class Scope(models.TextChoices):
+        ORGANIZATION = "organization", "Whole organization (every project)"
         PROJECT = "project", "Whole project"
         AGENT = "agent", "Agent"
         MODEL = "model", "Model"
@@ -82,9 +83,13 @@ class Budget(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="budgets")
     name = models.CharField(max_length=200)
-    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.PROJECT)
+    # An organization budget lives in one project (its time zone and destinations) and counts
+    # the spend of every project of the organization.
+    scope = models.CharField(max_length=12, choices=Scope.choices, default=Scope.PROJECT)
     scope_value = models.CharField(
-        max_length=200, blank=True, help_text="the agent, model, user or API key prefix; empty for the whole project"
+        max_length=200,
+        blank=True,
+        help_text="the agent, model, user or API key prefix; empty for a whole project or organization",
     )
     period = models.CharField(max_length=5, choices=Period.choices, default=Period.MONTH)
     amount_usd = models.DecimalField(
@@ -109,16 +114,23 @@ class Budget(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def is_whole(self) -> bool:
+        """Covers all the traffic of its project or organization (no scope value)."""
+        return self.scope in (self.Scope.PROJECT, self.Scope.ORGANIZATION)
+
     def clean(self) -> None:
-        if self.scope == self.Scope.PROJECT and self.scope_value:
-            raise ValidationError({"scope_value": "leave empty for a whole-project budget"})
-        if self.scope != self.Scope.PROJECT and not self.scope_value:
+        if self.is_whole and self.scope_value:
+            raise ValidationError({"scope_value": f"leave empty for a whole-{self.scope} budget"})
+        if not self.is_whole and not self.scope_value:
             raise ValidationError(
                 {"scope_value": f"name the {self.get_scope_display().lower()} this budget applies to"}
             )
 
     @property
     def scope_label(self) -> str:
+        if self.scope == self.Scope.ORGANIZATION:
+            return f"whole organization {self.project.organization.name}"
         return "whole project" if self.scope == self.Scope.PROJECT else f"{self.scope} {self.scope_value}"
 
 

@@ -20,13 +20,17 @@ def budgets_applicable(
     api_key: ApiKey | None = None,
 ) -> QuerySet[Budget]:
     """Enabled budgets of the project that cover work with these attributes."""
-    match = Q(scope=Budget.Scope.PROJECT)
+    match = Q(scope__in=[Budget.Scope.PROJECT, Budget.Scope.ORGANIZATION])
     for scope, value in ((Budget.Scope.AGENT, agent), (Budget.Scope.USER, user), (Budget.Scope.MODEL, model)):
         if value:
             match |= Q(scope=scope, scope_value=value)
     if api_key is not None:
         match |= Q(scope=Budget.Scope.API_KEY, scope_value=api_key.prefix)
-    return Budget.objects.filter(match, project=project, enabled=True).select_related("project").order_by("pk")
+    return (
+        Budget.objects.filter(match, services.covering(project), enabled=True)
+        .select_related("project__organization")
+        .order_by("pk")
+    )
 
 
 def budget_statuses(budgets: QuerySet[Budget], now: datetime | None = None) -> list[services.BudgetStatus]:
@@ -34,13 +38,20 @@ def budget_statuses(budgets: QuerySet[Budget], now: datetime | None = None) -> l
 
 
 def budgets_of_project(project: Project) -> QuerySet[Budget]:
-    return Budget.objects.filter(project=project, enabled=True).select_related("project").order_by("pk")
+    """The enabled budgets covering the project, its organization's included."""
+    return (
+        Budget.objects.filter(services.covering(project), enabled=True)
+        .select_related("project__organization")
+        .order_by("pk")
+    )
 
 
 def recent_alerts(project: Project) -> QuerySet[Alert]:
     """The project's budget and anomaly alerts, newest first."""
     return (
-        Alert.objects.filter(Q(budget__project=project) | Q(anomaly_rule__project=project))
+        Alert.objects.filter(
+            Q(budget__in=Budget.objects.filter(services.covering(project))) | Q(anomaly_rule__project=project)
+        )
         .select_related("budget", "anomaly_rule")
         .order_by("-created_at", "-pk")
     )

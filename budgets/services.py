@@ -59,9 +59,24 @@ def period_range(period: str, tz: tzinfo, now: datetime) -> TimeRange:
     return TimeRange(timeranges.local_midnight(first, tz), timeranges.local_midnight(after, tz))
 
 
+def covering(project: Project) -> Q:
+    """Budgets that cover a project's traffic: its own, and its organization's whole-organization
+    budgets (which live in one project of the organization)."""
+    return Q(project=project) | Q(
+        scope=Budget.Scope.ORGANIZATION, project__organization_id=project.organization_id
+    )
+
+
+def budget_projects(budget: Budget) -> list[Project]:
+    """The projects whose spend the budget counts."""
+    if budget.scope == Budget.Scope.ORGANIZATION:
+        return list(Project.objects.filter(organization_id=budget.project.organization_id).order_by("pk"))
+    return [budget.project]
+
+
 def _filters(budget: Budget) -> dict[str, str] | None:
     """Query filters for the budget's scope; None if the scope matches nothing (unknown key)."""
-    if budget.scope == Budget.Scope.PROJECT:
+    if budget.is_whole:
         return {}
     if budget.scope == Budget.Scope.API_KEY:
         key_id = ApiKey.objects.filter(project_id=budget.project_id, prefix=budget.scope_value).values_list(
@@ -101,7 +116,8 @@ def budget_status(budget: Budget, now: datetime | None = None) -> BudgetStatus:
     filters = _filters(budget)
     spend = Decimal(0)
     if filters is not None:
-        spend = selectors.cost_total(budget.project, TimeRange(period.since, now), filters)
+        so_far = TimeRange(period.since, now)
+        spend = sum((selectors.cost_total(p, so_far, filters) for p in budget_projects(budget)), Decimal(0))
     elapsed = (now - period.since).total_seconds()
     length = (period.until - period.since).total_seconds()
     projected = spend * Decimal(length) / Decimal(elapsed) if elapsed > 0 else spend
@@ -114,11 +130,11 @@ def budget_status(budget: Budget, now: datetime | None = None) -> BudgetStatus:
 def evaluate_budgets(project: Project | None = None, now: datetime | None = None) -> int:
     """Create the Alert rows of every newly crossed threshold; returns how many were new."""
     now = now or timezone.now()
-    budgets = Budget.objects.filter(enabled=True).select_related("project")
+    budgets = Budget.objects.filter(enabled=True).select_related("project__organization")
     if project is not None:
-        budgets = budgets.filter(project=project)
+        budgets = budgets.filter(covering(project))
     created = sum(evaluate_budget(budget, now) for budget in budgets)
-    for capped in Project.objects.filter(budgets__in=capped_budgets_everywhere(project)).distinct():
+    for capped in projects_with_caps(project):
         recent = Run.objects.filter(project=capped, updated_at__gte=now - RUN_CAP_LOOKBACK)
         created += check_run_caps(capped, recent, now)
     if created:
@@ -158,16 +174,26 @@ def evaluate_budget(budget: Budget, now: datetime) -> int:
 RUN_CAP_LOOKBACK = timedelta(hours=1)  # the rollup-pass backstop re-checks runs updated this recently
 
 
-def capped_budgets_everywhere(project: Project | None = None) -> QuerySet[Budget]:
-    """Enabled budgets with a per-run cost or tool-call cap (of one project, if given)."""
-    budgets = Budget.objects.filter(
+def capped_budgets_everywhere() -> QuerySet[Budget]:
+    """Enabled budgets with a per-run cost or tool-call cap."""
+    return Budget.objects.filter(
         Q(run_cost_cap_usd__isnull=False) | Q(run_tool_call_cap__isnull=False), enabled=True
-    ).select_related("project")
-    return budgets.filter(project=project) if project is not None else budgets
+    ).select_related("project__organization")
 
 
 def capped_budgets(project: Project) -> QuerySet[Budget]:
-    return capped_budgets_everywhere(project)
+    """The capped budgets covering the project's runs."""
+    return capped_budgets_everywhere().filter(covering(project))
+
+
+def projects_with_caps(project: Project | None = None) -> list[Project]:
+    """The projects (all, or just this one) whose runs some capped budget covers."""
+    if project is not None:
+        return [project] if capped_budgets(project).exists() else []
+    ids: set[int] = set()
+    for budget in capped_budgets_everywhere():
+        ids.update(p.pk for p in budget_projects(budget))
+    return list(Project.objects.filter(pk__in=ids).order_by("pk"))
 
 
 def runs_in_scope(budget: Budget, runs: QuerySet[Run]) -> QuerySet[Run]:
@@ -215,7 +241,9 @@ def check_run_caps(project: Project, runs: QuerySet[Run], now: datetime | None =
     if new:
         existing = set(
             Alert.objects.filter(
-                budget__project=project, kind__in=[a.kind for a in new], trace_id__in={a.trace_id for a in new}
+                budget_id__in={a.budget_id for a in new},
+                kind__in=[a.kind for a in new],
+                trace_id__in={a.trace_id for a in new},
             ).values_list("budget_id", "kind", "trace_id")
         )
         new = [a for a in new if (a.budget_id, a.kind, a.trace_id) not in existing]
@@ -385,7 +413,8 @@ def run_cap_message(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
         ("Over the cap", measured),
         ("Started", f"{started:%Y-%m-%d %H:%M} ({project.timezone})"),
     ]
-    link = reverse("run", args=[project.organization.slug, project.slug, alert.trace_id])
+    run_project = _run_project(budget, alert.trace_id)
+    link = reverse("run", args=[run_project.organization.slug, run_project.slug, alert.trace_id])
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields]},
@@ -401,6 +430,15 @@ def run_cap_message(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
         },
     ]
     return text, blocks
+
+
+def _run_project(budget: Budget, trace_id: str) -> Project:
+    """Where the run is: the budget's project, or for an organization budget any of the organization's."""
+    if budget.scope != Budget.Scope.ORGANIZATION:
+        return budget.project
+    run = Run.objects.filter(project__in=budget_projects(budget), trace_id=trace_id).select_related("project")
+    first = run.order_by("pk").first()
+    return first.project if first is not None else budget.project
 
 
 def cost_link(alert: Alert) -> str:
