@@ -6,6 +6,12 @@ daylight-saving change keeps 9:00 aligned with 9:00): the band is median ± k·s
 is the MAD scaled by 1.4826, which one outlier cannot drag. With fewer than 3 same-hour points
 (the second day of history) the whole previous window is the baseline, with a wider band.
 
+Day of week, once enough history exists: when the same local hour on the same weekday has at
+least 3 points in the previous 4 weeks (the caller passes those few older hours along), a
+weekly band is built from them too, and a point alerts only if it is above both bands. So a
+weekend that is always busier than weekdays never alerts, while a spike above its own weekday
+still does; the weekly band can only explain a point away, never raise an alert on its own.
+
 Three guards keep it quiet: a per-metric absolute floor and relative floor on the band's
 half-width (a flat series or a tiny change never alerts), a minimum volume (a rate on three
 calls never alerts, and is not used as a baseline either) and a number of consecutive buckets
@@ -23,6 +29,8 @@ from datetime import datetime, timedelta, tzinfo
 
 MAD_SCALE = 1.4826  # MAD * this estimates the standard deviation of normal noise
 MIN_SAME_HOUR = 3  # fewer same-hour points than this: fall back to the whole window
+MIN_SAME_WEEKDAY = 3  # same weekday-and-hour points needed for the weekly band
+WEEKLY_WEEKS = 4
 FALLBACK_WIDEN = 2.0  # k is multiplied by this on the fallback baseline
 BASELINE_DAYS = 7
 MIN_HISTORY = timedelta(hours=24)  # no verdict before this much history
@@ -152,16 +160,37 @@ def detect(
     by_local_hour: dict[int, list[Point]] = defaultdict(list)
     for p in usable:
         by_local_hour[local_hour(p.hour, tz)].append(p)
+    # The 7-day window holds each hour of the last 7 days; older points are only the weekly baseline's.
     judged: list[Judged] = []
     run = 0
     for i, p in enumerate(usable):
         if since is not None and p.hour < since:
             continue
         band = _band_for(p, i, usable, by_local_hour, tz, spec, k, first)
+        if band is not None:
+            band = _with_weekly(band, p, by_local_hour, tz, spec, k)
         outside = band is not None and p.value > band.high
         run = run + 1 if outside else 0
         judged.append(Judged(p, band, outside, run >= max(sustained, 1)))
     return Detection(judged)
+
+
+def _with_weekly(
+    band: Band, p: Point, by_local_hour: dict[int, list[Point]], tz: tzinfo, spec: MetricSpec, k: float
+) -> Band:
+    """The hourly band widened to cover the weekly one, when there is enough weekly history."""
+    local = p.hour.astimezone(tz)
+    oldest = p.hour - timedelta(weeks=WEEKLY_WEEKS, hours=2)
+    same = [
+        q.value
+        for q in by_local_hour[local.hour]
+        if oldest <= q.hour <= p.hour - timedelta(days=6, hours=22)
+        and q.hour.astimezone(tz).weekday() == local.weekday()
+    ]
+    if len(same) < MIN_SAME_WEEKDAY:
+        return band
+    weekly = baseline(same, spec, k, fallback=False, volume=p.volume)
+    return Band(band.expected, min(band.low, weekly.low), max(band.high, weekly.high), band.fallback)
 
 
 def _band_for(

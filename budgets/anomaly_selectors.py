@@ -14,7 +14,7 @@ from collections.abc import Hashable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import CharField, FloatField, QuerySet, Sum
+from django.db.models import CharField, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import Cast
 
 from budgets import anomalies
@@ -29,11 +29,26 @@ SeriesKey = tuple[str, str]  # (scope, value): ("project", ""), ("agent", "suppo
 MetricSeries = dict[SeriesKey, list[Point]]
 
 
-def hourly_series(project: Project, since: datetime, until: datetime) -> dict[str, MetricSeries]:
-    """metric -> series key -> points, for the hours in [since, until)."""
-    out = _run_sums(project, since, until)
-    out["tool_error_rate"] = _tool_errors(project, since, until)
+Ranges = list[tuple[datetime, datetime]]
+WEEKS_BACK = (2, 3, 4)  # the weekly baseline's older weeks (the first is in the 7-day window)
+
+
+def hourly_series(
+    project: Project, since: datetime, until: datetime, *, weekly_from: datetime | None = None
+) -> dict[str, MetricSeries]:
+    """metric -> series key -> points, for the hours in [since, until). With `weekly_from`, also
+    the same hours 2 to 4 weeks before [weekly_from, until), for the day-of-week baseline of the
+    hours judged from `weekly_from` on (a few hours each, rather than four weeks of every hour)."""
+    ranges: Ranges = [(since, until)]
+    if weekly_from is not None:
+        slack = timeranges.HOUR  # a daylight-saving change moves the same local hour by one
+        ranges += [(weekly_from - WEEK * w - slack, until - WEEK * w + slack) for w in WEEKS_BACK]
+    out = _run_sums(project, ranges)
+    out["tool_error_rate"] = _tool_errors(project, ranges)
     return out
+
+
+WEEK = timedelta(days=7)
 
 
 # The bucket read as text and parsed once per distinct hour: Django's per-row datetime
@@ -55,20 +70,23 @@ class _Hours:
         return hour
 
 
-def _hours(model: Any, project: Project, since: datetime, until: datetime) -> Any:
-    return model.objects.filter(project=project, period=Period.HOUR, bucket__gte=since, bucket__lt=until).order_by()
+def _hours(model: Any, project: Project, ranges: Ranges) -> Any:
+    within = Q()
+    for since, until in ranges:
+        within |= Q(bucket__gte=since, bucket__lt=until)
+    return model.objects.filter(within, project=project, period=Period.HOUR).order_by()
 
 
 def _both(scope: str, name: str) -> tuple[SeriesKey, SeriesKey]:
     return (scope, name), (PROJECT, "")
 
 
-def _run_sums(project: Project, since: datetime, until: datetime) -> dict[str, MetricSeries]:
+def _run_sums(project: Project, ranges: Ranges) -> dict[str, MetricSeries]:
     """Cost, runs, failure rate, tokens per run and p95 latency, in one read of the hour rows.
     The rows are summed here rather than in SQL because their duration sketches must be read
     row by row anyway (to be merged); one query instead of two halves the read time."""
     rows = (
-        _hours(RunRollup, project, since, until)
+        _hours(RunRollup, project, ranges)
         .annotate(hour=_BUCKET_TEXT, cost=Cast("cost_usd", output_field=FloatField()))  # statistics, not accounting
         .values_list(
             "hour", "agent_name", "runs", "failed_runs", "cost", "input_tokens", "output_tokens", "duration_sketch"
@@ -91,7 +109,7 @@ def _run_sums(project: Project, since: datetime, until: datetime) -> dict[str, M
     p95s = sketches.quantile_grouped(keyed, 0.95)
     out: dict[str, MetricSeries] = {"cost": {}, "runs": {}, "failure_rate": {}, "tokens_per_run": {}, "latency_p95": {}}
     for key, by_hour in totals.items():
-        hours = _dense(by_hour, until)
+        hours = _dense(by_hour, ranges)
         out["cost"][key] = [Point(h, by_hour[h][2] if h in by_hour else 0.0, _n(by_hour, h)) for h in hours]
         out["runs"][key] = [Point(h, _n(by_hour, h), _n(by_hour, h)) for h in hours]
         rated = sorted(h for h, acc in by_hour.items() if acc[0])
@@ -107,16 +125,19 @@ def _n(by_hour: dict[datetime, list[float]], hour: datetime) -> float:
     return by_hour[hour][0] if hour in by_hour else 0.0
 
 
-def _dense(by_hour: Iterable[datetime], until: datetime) -> list[datetime]:
-    """Every hour from the first one with data to the last before `until`."""
+def _dense(by_hour: Iterable[datetime], ranges: Ranges) -> list[datetime]:
+    """Every hour of the ranges from the first one with data on."""
     first = min(by_hour)
-    count = int((until - first) / timeranges.HOUR)
-    return [first + i * timeranges.HOUR for i in range(count)]
+    hours: set[datetime] = set()
+    for since, until in ranges:
+        start = max(since, first)
+        hours.update(start + i * timeranges.HOUR for i in range(max(0, int((until - start) / timeranges.HOUR))))
+    return sorted(hours)
 
 
-def _tool_errors(project: Project, since: datetime, until: datetime) -> MetricSeries:
+def _tool_errors(project: Project, ranges: Ranges) -> MetricSeries:
     rows = (
-        _hours(ToolCallRollup, project, since, until)
+        _hours(ToolCallRollup, project, ranges)
         .values("tool_name", hour=_BUCKET_TEXT)
         .annotate(calls_=Sum("calls"), errors_=Sum("errors"))
         .values_list("hour", "tool_name", "calls_", "errors_")
@@ -168,7 +189,8 @@ def alert_detection(alert: Alert, now: datetime) -> Detection:
     shown_since = alert.period_start - CHART_BEFORE
     baseline_since = shown_since - timedelta(days=anomalies.BASELINE_DAYS + 1)
     key = (rule.scope, alert.scope_value) if alert.scope_value else (PROJECT, "")
-    points = hourly_series(rule.project, baseline_since, shown_until).get(alert.metric, {}).get(key, [])
+    series = hourly_series(rule.project, baseline_since, shown_until, weekly_from=shown_since)
+    points = series.get(alert.metric, {}).get(key, [])
     return anomalies.detect(
         points,
         rule.project.tz,

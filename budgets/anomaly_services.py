@@ -83,7 +83,8 @@ def detect_project_anomalies(
     if not rules:
         return 0
     past = backfill or timedelta(0)
-    series = anomaly_selectors.hourly_series(project, until - WINDOW - past, until)
+    judged_since = until - JUDGE - past
+    series = anomaly_selectors.hourly_series(project, until - WINDOW - past, until, weekly_from=judged_since)
     open_incidents, quiet = _incident_state(rules, now)
     new: list[Alert] = []
     for rule in rules:
@@ -98,7 +99,7 @@ def detect_project_anomalies(
                 k=rule.sensitivity,
                 sustained=rule.sustained,
                 min_volume=rule.min_volume,
-                since=until - JUDGE - past,
+                since=judged_since,
             )
             if backfill:
                 new += _past_incidents(rule, key[1], detection, now)

@@ -142,3 +142,34 @@ class DetectionTests(SimpleTestCase):
         points = series("cost", 8)
         detection = run("cost", points, since=points[-3].hour)
         assert [j.point.hour for j in detection.judged] == [p.hour for p in points[-3:]]
+
+
+def busy_weekends(i: int, value: float, start: datetime = START) -> float:
+    """Three times the weekday traffic on Saturdays and Sundays."""
+    return value * 3 if (start + i * HOUR).weekday() >= 5 else value
+
+
+class DayOfWeekTests(SimpleTestCase):
+    """Once four weeks of history exist, each weekday is also compared with its own past weeks."""
+
+    LAST_WEEK = START + timedelta(days=28)
+
+    def test_weekends_busier_than_weekdays_alert_only_without_weekly_history(self) -> None:
+        points = series("cost", 35, inject=busy_weekends)
+        assert run("cost", points, since=self.LAST_WEEK).anomalies == []
+        # With the 7-day window alone, every weekend afternoon looks like a spike.
+        last_eight_days = [p for p in points if p.hour >= self.LAST_WEEK - timedelta(days=1)]
+        flagged = run("cost", last_eight_days, since=self.LAST_WEEK).anomalies
+        assert flagged and {a.point.hour.weekday() for a in flagged} <= {5, 6}
+
+    def test_a_spike_above_its_own_weekday_is_still_flagged(self) -> None:
+        saturday_afternoon = 34 * 24 + 14  # day 34 (a Saturday), 14:00
+        assert (START + saturday_afternoon * HOUR).weekday() == 5
+        points = series("cost", 35, inject=lambda i, v: busy_weekends(i, v) * (3 if i == saturday_afternoon else 1))
+        flagged = [a.point.hour for a in run("cost", points, since=self.LAST_WEEK).anomalies]
+        assert flagged == [START + saturday_afternoon * HOUR]
+
+    def test_weeks_of_steady_traffic_stay_quiet_for_every_metric(self) -> None:
+        for metric in METRICS:
+            with self.subTest(metric=metric):
+                assert run(metric, series(metric, 35, seed=11), since=self.LAST_WEEK).anomalies == []

@@ -12,6 +12,7 @@ from django.test import TestCase, override_settings
 from budgets import anomalies, anomaly_selectors, anomaly_services, services
 from budgets.models import Alert, AnomalyRule, SlackDestination
 from config.celery import app as celery_app
+from ingest.models import RunRollup
 from tests.budgets.helpers import hourly_rollups
 from tests.factories import make_project
 from tests.fakes.slack_server import FakeSlack, fake_slack
@@ -116,6 +117,19 @@ class AnomalyAlertTests(TestCase):
         kinds = sorted(Alert.objects.values_list("kind", "period_start"))
         spike_hour = START + old * timedelta(hours=1)
         assert kinds == [("anomaly", spike_hour), ("recovered", spike_hour)]
+
+    def test_busy_weekends_do_not_alert_once_past_weeks_show_them(self):
+        saturday = datetime(2026, 3, 14, 15, 7, tzinfo=UTC)
+        since = datetime(2026, 3, 14, 15, 0, tzinfo=UTC) - timedelta(days=35)
+
+        def weekend_heavy(i: int) -> float:
+            return 6.0 if (since + i * timedelta(hours=1)).weekday() >= 5 else 2.0
+
+        hourly_rollups(self.project, since, 35 * 24, cost=weekend_heavy)
+        assert anomaly_services.detect_anomalies(now=saturday) == 0
+        # With only the 7-day window, the same Saturday would look like a spike.
+        RunRollup.objects.filter(bucket__lt=saturday - timedelta(days=8)).delete()
+        assert anomaly_services.detect_anomalies(now=saturday) > 0
 
 
 class AnomalyWiringTests(TestCase):

@@ -17,8 +17,11 @@ from django.db.models import Count, Sum
 from django.test import TransactionTestCase
 from django.utils import timezone
 
+from budgets import services
+from budgets.models import Alert, SlackDestination
 from dashboard import demo
 from ingest.models import ApiKey, Membership, Project, Run, RunRollup, Span
+from tests.fakes.slack_server import FakeSlack, fake_slack
 from tests.processes import free_port
 
 SMALL = ["--days", "7", "--runs-per-day", "20"]
@@ -109,3 +112,23 @@ class SeedDemoTests(TransactionTestCase):
     def test_an_unknown_user_is_refused(self):
         with pytest.raises(CommandError, match="no user named 'nobody'"):
             seed("--user", "nobody")
+
+    def test_the_spike_is_an_anomaly_alert_sent_to_slack_and_shown_with_its_chart(self):
+        output = seed()
+        assert "alerts: " in output
+        project = Project.objects.get(slug="demo")
+        spike = Alert.objects.get(anomaly_rule__project=project, kind=Alert.Kind.ANOMALY, metric="cost",
+                                  scope_value=demo.SPIKE_AGENT)  # fmt: skip
+        assert spike.period_start.date() == demo.spike_day(timezone.now(), 7).date()
+
+        slack: FakeSlack = self.enterContext(fake_slack())
+        SlackDestination.objects.create(project=project, name="#ops", webhook_url=slack.url())
+        services.deliver_due_alerts(timezone.now() + timedelta(hours=2))  # past the no-destination retry
+        texts = [r.json["text"] for r in slack.received]
+        assert any("Cost per hour" in t and demo.SPIKE_AGENT in t for t in texts), texts
+
+        self.client.force_login(self.root)
+        alerts_page = self.client.get("/p/default/demo/alerts/").content.decode()
+        assert f"/p/default/demo/anomalies/{spike.pk}/" in alerts_page
+        chart = self.client.get(f"/p/default/demo/anomalies/{spike.pk}/").content.decode()
+        assert 'data-chart="anomaly-chart"' in chart

@@ -17,7 +17,7 @@ import urllib.request
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +33,8 @@ from django.urls import reverse
 from django.utils import timezone
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from budgets import anomaly_services
+from budgets.models import Alert
 from dashboard import demo
 from ingest import rollups, services
 from ingest.models import Membership, Organization, Project, Run
@@ -77,6 +79,8 @@ class Command(BaseCommand):
             self.stdout.write(f"Sending {len(runs)} runs to {endpoint}/v1/traces …")
             sent = send(endpoint, raw_key, runs, max_spans=options["batch_spans"])
         rollups.rollup_until_current()
+        # The spike is days old: backfill records it (and its recovery) as anomaly alerts.
+        anomaly_services.detect_anomalies(project, backfill=timedelta(days=options["days"]))
         self.summarize(project, runs, sent, url or settings.SITE_URL, members, time.monotonic() - started)
 
     def summarize(
@@ -91,11 +95,13 @@ class Command(BaseCommand):
         spike_cost = stored_totals(project, [run.spans[0].trace_id.hex() for run in spikes])["cost"]
         spike_day = datetime.fromtimestamp(spikes[0].spans[0].start_time_unix_nano / 1e9, UTC)
         path = reverse("overview", args=[project.organization.slug, project.slug])
+        anomalies = Alert.objects.filter(anomaly_rule__project=project, kind=Alert.Kind.ANOMALY).count()
         self.stdout.write(
             f"Seeded project {project.name!r} ({project}) in {seconds:.1f}s:\n"
             f"  runs:   {totals['runs']} ({totals['failed']} failed), spans: {sent}\n"
             f"  cost:   ${totals['cost']:.2f} (+ {totals['unpriced']} calls of a model without a price)\n"
             f"  spike:  {len(spikes)} runaway {demo.SPIKE_AGENT} run(s) on {spike_day:%a %b %d} cost ${spike_cost:.2f}\n"
+            f"  alerts: {anomalies} anomaly alert(s) on the Alerts page\n"
             f"  open:   {base_url.rstrip('/')}{path}"
         )
         if members:
