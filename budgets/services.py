@@ -62,9 +62,7 @@ def period_range(period: str, tz: tzinfo, now: datetime) -> TimeRange:
 def covering(project: Project) -> Q:
     """Budgets that cover a project's traffic: its own, and its organization's whole-organization
     budgets (which live in one project of the organization)."""
-    return Q(project=project) | Q(
-        scope=Budget.Scope.ORGANIZATION, project__organization_id=project.organization_id
-    )
+    return Q(project=project) | Q(scope=Budget.Scope.ORGANIZATION, project__organization_id=project.organization_id)
 
 
 def budget_projects(budget: Budget) -> list[Project]:
