@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "ingest",
     "dashboard",
     "budgets",
+    "scores",
 ]
 
 MIDDLEWARE = [

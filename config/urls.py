@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("ingest.urls")),
     path("", include("dashboard.urls")),
     path("", include("budgets.urls")),
+    path("", include("scores.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

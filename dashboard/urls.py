@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dashboard.views import account, anomalies, budgets, cost, entities, overview, runs
+from dashboard.views import account, anomalies, budgets, cost, entities, overview, runs, scores
 
 project_pages = [
     path("", overview.overview, name="overview"),
@@ -11,6 +11,7 @@ project_pages = [
     path("cost.csv", cost.cost_csv, name="cost_csv"),
     path("runs/", runs.runs, name="runs"),
     path("runs/<str:trace_id>/", runs.run_detail, name="run"),
+    path("runs/<str:trace_id>/scores", scores.run_scores, name="run_scores"),
     path("sessions/", entities.sessions, name="sessions"),
     path("sessions/<path:session_id>/", entities.session, name="session"),
     path("users/", entities.users, name="users"),

@@ -493,6 +493,7 @@ def _log_from_proto(record: logs_pb2.LogRecord, origin: _Origin, limits: Limits)
         name=record.event_name or _event_name_attribute(attributes),
         attributes=attributes,
         body=body,
+        service_name=_service_name(origin),
     )
 
 
@@ -701,6 +702,7 @@ def _log_from_json(item: Any, origin: _Origin, limits: Limits) -> LogEvent:
         name=event_name or _event_name_attribute(attributes),
         attributes=attributes,
         body=body,
+        service_name=_service_name(origin),
     )
 
 
@@ -989,6 +991,11 @@ def _event_name_attribute(attributes: Mapping[str, Any]) -> str:
     """Before LogRecord.event_name existed, GenAI events named themselves with an
     `event.name` attribute."""
     name = attributes.get("event.name")
+    return name if isinstance(name, str) else ""
+
+
+def _service_name(origin: _Origin) -> str:
+    name = origin.resource.get("service.name")
     return name if isinstance(name, str) else ""
 
 

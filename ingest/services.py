@@ -121,6 +121,7 @@ def ingest_spans(api_key: ApiKey, items: list[tuple[RawSpan, SpanFields]]) -> in
         _lock_traces(project, trace_ids)
         _insert_spans(rows)
         _attach_log_records(project, {(r.trace_id, r.span_id) for r in rows})
+        signals.spans_stored.send(sender=Project, project=project, spans=[raw for raw, _ in items])
         recompute_runs(project, trace_ids)
         rollups.mark_traces_dirty(project, trace_ids)
     signals.runs_updated.send(sender=Project, project=project, trace_ids=trace_ids)
@@ -134,6 +135,7 @@ def ingest_log_events(api_key: ApiKey, events: list[LogEvent]) -> int:
     with transaction.atomic(durable=True):
         LogRecord.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
         _attach_log_records(project, {(r.trace_id, r.span_id) for r in rows})
+        signals.log_events_stored.send(sender=Project, project=project, events=events)
     return len(rows)
 
 

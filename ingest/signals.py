@@ -7,3 +7,8 @@ from django.dispatch import Signal
 # Sent after spans are committed and their runs recomputed: sender=Project,
 # kwargs project (Project) and trace_ids (list[str]).
 runs_updated = Signal()
+
+# Sent inside intake's transaction, so what a listener stores commits or rolls back with the
+# data: sender=Project, kwargs project and spans (list[RawSpan]) or events (list[LogEvent]).
+spans_stored = Signal()
+log_events_stored = Signal()

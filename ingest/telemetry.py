@@ -48,6 +48,7 @@ class LogEvent:
     name: str  # event_name, else attributes["event.name"]
     attributes: dict[str, Any]
     body: Any
+    service_name: str = ""  # the resource's service.name: who sent it (evaluation events' author)
 
 
 @dataclass(slots=True)

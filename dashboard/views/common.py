@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_htmx.middleware import HtmxDetails
 
 from ingest import selectors, timeranges
-from ingest.models import Project, UserProfile
+from ingest.models import Membership, Project, UserProfile
 from ingest.timeranges import TimeRange
 
 
@@ -36,6 +36,12 @@ class Page:
     since: str
     until: str
     range_error: str = ""
+    role: str = ""  # the user's Membership.Role in the project's organization
+
+    @property
+    def can_edit(self) -> bool:
+        """Editors and admins change things (annotate runs); viewers only look."""
+        return self.role in (Membership.Role.EDITOR, Membership.Role.ADMIN)
 
     @property
     def previous(self) -> TimeRange:
@@ -67,9 +73,10 @@ def user_id(request: HttpRequest) -> int:
 def project_page(request: HttpRequest, org: str, slug: str, *, default_since: str = "7d") -> Page:
     """The page for a project the signed-in user is a member of; 404 for any other project, so
     another organization's projects and runs cannot even be confirmed to exist."""
-    project = selectors.project_for_user(request.user, f"{org}/{slug}")
-    if project is None:
+    found = selectors.project_and_role_for_user(request.user, f"{org}/{slug}")
+    if found is None:
         raise Http404("no such project in your organizations")
+    project, role = found
     profile = UserProfile.objects.filter(user_id=user_id(request)).first()
     if profile is None or profile.last_project_id != project.pk:
         UserProfile.objects.update_or_create(user_id=user_id(request), defaults={"last_project": project})
@@ -85,4 +92,4 @@ def project_page(request: HttpRequest, org: str, slug: str, *, default_since: st
     if span is None:  # cannot happen: a default range always resolves
         raise Http404("no time range")
     timezone.activate(tz)  # templates show times in the viewer's zone (reset by the middleware)
-    return Page(project, tz, span, since or default_since, until, error)
+    return Page(project, tz, span, since or default_since, until, error, role)

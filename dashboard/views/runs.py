@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET
 
 from dashboard.templatetags.dashboard_tags import duration, tokens, usd
 from dashboard.views.common import HtmxHttpRequest, project_page
+from dashboard.views.scores import scores_context
 from ingest import selectors
 from ingest.models import Project, Run, Span
 
@@ -216,6 +217,7 @@ def run_detail(request: HtmxHttpRequest, org: str, slug: str, trace_id: str) -> 
         tree_html=_tree_html(rows, closes),
         scale=scale,
         panel=_panel(page.project, run, span) if span else None,
+        **scores_context(request, page, run),
     )
     return render(request, "dashboard/run_detail.html", context)
 
