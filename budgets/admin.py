@@ -167,7 +167,9 @@ class AnomalyRuleAdmin(admin.ModelAdmin[AnomalyRule]):
     """Every project gets default rules on its first detection pass: disable one rather than
     delete it (a project with no rule at all gets the defaults again)."""
 
-    list_display = ("metric", "project", "scope_label", "sensitivity", "sustained", "min_volume", "enabled")
+    list_display = (
+        "metric", "score_name", "project", "scope_label", "floor", "sensitivity", "sustained", "min_volume", "enabled",
+    )  # fmt: skip
     list_filter = ("project", "metric", "enabled")
     list_editable = ("sensitivity", "enabled")
     filter_horizontal = ("destinations",)  # delivery only uses the rule's own project's

@@ -15,7 +15,9 @@ still does; the weekly band can only explain a point away, never raise an alert 
 Three guards keep it quiet: a per-metric absolute floor and relative floor on the band's
 half-width (a flat series or a tiny change never alerts), a minimum volume (a rate on three
 calls never alerts, and is not used as a baseline either) and a number of consecutive buckets
-the excursion must last. Only the bad direction alerts (up, for every metric we watch).
+the excursion must last. Only the bad direction alerts: up for cost, runs, failures, latency and
+tokens; down for scores (a pass rate or mean score that drops). A score rule may instead set a
+static floor ("pass rate below 90%"), judged on every hour with enough volume, from the first.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class MetricSpec:
     relative_floor: float  # ... and at least this fraction of the median
     min_volume: float  # buckets with fewer runs/calls are not judged nor used as baseline
     sustained: int  # consecutive out-of-band buckets needed
+    direction: str = "up"  # the bad direction: "up" or "down"
 
 
 METRICS: dict[str, MetricSpec] = {
@@ -60,8 +63,15 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec("latency_p95", "p95 run latency", "ms", 500, 0.25, 5, 2),
         MetricSpec("tokens_per_run", "Tokens per run", "tokens", 200, 0.25, 5, 2),
         MetricSpec("tool_error_rate", "Tool error rate", "ratio", 0.1, 0.0, 10, 1),
+        MetricSpec("score_pass_rate", "Score pass rate", "ratio", 0.1, 0.0, 10, 1, "down"),
+        MetricSpec("score_mean", "Score mean", "score", 0.5, 0.1, 10, 2, "down"),
     )
 }
+
+
+def series_name(metric: str, score_name: str = "") -> str:
+    """The key of a series family: the metric, or for a score metric the metric and the score."""
+    return f"{metric}:{score_name}" if score_name else metric
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +93,7 @@ class Band:
 class Judged:
     point: Point
     band: Band | None  # None: not enough history or volume to judge
-    outside: bool  # above the band (the bad direction)
+    outside: bool  # beyond the band in the bad direction
     flagged: bool  # outside for `sustained` buckets in a row, ending here
 
 
@@ -149,8 +159,10 @@ def detect(
     sustained: int | None = None,
     min_volume: float | None = None,
     since: datetime | None = None,
+    floor: float | None = None,
 ) -> Detection:
-    """Judge every point from `since` (default: all) against the 7 days before it."""
+    """Judge every point from `since` (default: all) against the 7 days before it, or against
+    a static `floor` (alert below it) when one is given."""
     sustained = spec.sustained if sustained is None else sustained
     min_volume = spec.min_volume if min_volume is None else min_volume
     usable = sorted((p for p in series if p.volume >= min_volume), key=lambda p: p.hour)
@@ -166,10 +178,14 @@ def detect(
     for i, p in enumerate(usable):
         if since is not None and p.hour < since:
             continue
-        band = _band_for(p, i, usable, by_local_hour, tz, spec, k, first)
-        if band is not None:
-            band = _with_weekly(band, p, by_local_hour, tz, spec, k)
-        outside = band is not None and p.value > band.high
+        if floor is not None:
+            band: Band | None = Band(floor, floor, floor, fallback=False)
+            outside = p.value < floor
+        else:
+            band = _band_for(p, i, usable, by_local_hour, tz, spec, k, first)
+            if band is not None:
+                band = _with_weekly(band, p, by_local_hour, tz, spec, k)
+            outside = band is not None and (p.value < band.low if spec.direction == "down" else p.value > band.high)
         run = run + 1 if outside else 0
         judged.append(Judged(p, band, outside, run >= max(sustained, 1)))
     return Detection(judged)

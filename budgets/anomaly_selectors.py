@@ -22,6 +22,7 @@ from budgets.anomalies import Detection, Point
 from budgets.models import Alert
 from ingest import sketches, timeranges
 from ingest.models import Period, Project, RunRollup, ToolCallRollup
+from scores.models import ScoreRollup
 
 PROJECT, AGENT, TOOL = "project", "agent", "tool"
 
@@ -34,7 +35,12 @@ WEEKS_BACK = (2, 3, 4)  # the weekly baseline's older weeks (the first is in the
 
 
 def hourly_series(
-    project: Project, since: datetime, until: datetime, *, weekly_from: datetime | None = None
+    project: Project,
+    since: datetime,
+    until: datetime,
+    *,
+    weekly_from: datetime | None = None,
+    score_names: Iterable[str | None] = (),
 ) -> dict[str, MetricSeries]:
     """metric -> series key -> points, for the hours in [since, until). With `weekly_from`, also
     the same hours 2 to 4 weeks before [weekly_from, until), for the day-of-week baseline of the
@@ -45,6 +51,9 @@ def hourly_series(
         ranges += [(weekly_from - WEEK * w - slack, until - WEEK * w + slack) for w in WEEKS_BACK]
     out = _run_sums(project, ranges)
     out["tool_error_rate"] = _tool_errors(project, ranges)
+    names = sorted({name for name in score_names if name})
+    if names:
+        out.update(_scores(project, ranges, names))
     return out
 
 
@@ -74,7 +83,8 @@ def _hours(model: Any, project: Project, ranges: Ranges) -> Any:
     within = Q()
     for since, until in ranges:
         within |= Q(bucket__gte=since, bucket__lt=until)
-    return model.objects.filter(within, project=project, period=Period.HOUR).order_by()
+    rows = model.objects.filter(within, project=project).order_by()
+    return rows if model is ScoreRollup else rows.filter(period=Period.HOUR)  # score rollups are hourly only
 
 
 def _both(scope: str, name: str) -> tuple[SeriesKey, SeriesKey]:
@@ -156,6 +166,45 @@ def _tool_errors(project: Project, ranges: Ranges) -> MetricSeries:
     }
 
 
+def _scores(project: Project, ranges: Ranges, names: list[str]) -> dict[str, MetricSeries]:
+    """Pass rate (of pass/fail scores) and mean score per hour, per agent and for the project,
+    for each named score: series families "score_pass_rate:<name>" and "score_mean:<name>"."""
+    rows = (
+        _hours(ScoreRollup, project, ranges)
+        .filter(name__in=names)
+        .values_list("bucket", "agent_name", "name", "scores", "value_sum", "booleans", "passed")
+    )
+    totals: dict[tuple[str, SeriesKey], dict[datetime, list[float]]] = defaultdict(
+        lambda: defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
+    )
+    parser = _Hours()
+    for bucket, agent, name, scores, value_sum, booleans, passed in rows.iterator(chunk_size=5000):
+        hour = parser.parse(bucket)
+        for key in _both(AGENT, agent):
+            acc = totals[(name, key)][hour]
+            acc[0] += scores
+            acc[1] += value_sum
+            acc[2] += booleans
+            acc[3] += passed
+    out: dict[str, MetricSeries] = {}
+    for (name, key), by_hour in totals.items():
+        hours = sorted(by_hour)
+        rates = [Point(h, by_hour[h][3] / by_hour[h][2], by_hour[h][2]) for h in hours if by_hour[h][2]]
+        means = [Point(h, by_hour[h][1] / by_hour[h][0], by_hour[h][0]) for h in hours if by_hour[h][0]]
+        out.setdefault(anomalies.series_name("score_pass_rate", name), {})[key] = rates
+        out.setdefault(anomalies.series_name("score_mean", name), {})[key] = means
+    return out
+
+
+def score_names_seen(project: Project, since: datetime) -> dict[str, bool]:
+    """Score names rolled up since then, and whether each has pass/fail scores."""
+    rows = ScoreRollup.objects.filter(project=project, bucket__gte=since).values_list("name", "booleans")
+    seen: dict[str, bool] = {}
+    for name, booleans in rows.order_by().distinct():
+        seen[name] = seen.get(name, False) or booleans > 0
+    return seen
+
+
 # --- The anomaly page -----------------------------------------------------------------------
 
 CHART_BEFORE = timedelta(days=2)  # the chart shows this much before the incident...
@@ -189,8 +238,10 @@ def alert_detection(alert: Alert, now: datetime) -> Detection:
     shown_since = alert.period_start - CHART_BEFORE
     baseline_since = shown_since - timedelta(days=anomalies.BASELINE_DAYS + 1)
     key = (rule.scope, alert.scope_value) if alert.scope_value else (PROJECT, "")
-    series = hourly_series(rule.project, baseline_since, shown_until, weekly_from=shown_since)
-    points = series.get(alert.metric, {}).get(key, [])
+    series = hourly_series(
+        rule.project, baseline_since, shown_until, weekly_from=shown_since, score_names=[rule.score_name]
+    )
+    points = series.get(anomalies.series_name(alert.metric, rule.score_name), {}).get(key, [])
     return anomalies.detect(
         points,
         rule.project.tz,
@@ -199,4 +250,5 @@ def alert_detection(alert: Alert, now: datetime) -> Detection:
         sustained=rule.sustained,
         min_volume=rule.min_volume,
         since=shown_since,
+        floor=rule.floor,
     )

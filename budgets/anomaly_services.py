@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -24,6 +25,7 @@ from budgets.anomalies import Detection, Judged
 from budgets.models import Alert, AnomalyRule
 from ingest import timeranges
 from ingest.models import Period, Project, RunRollup
+from scores.models import ScoreRollup
 
 WINDOW = timedelta(days=anomalies.BASELINE_DAYS + 1)  # the judged day and its 7-day baseline
 JUDGE = timedelta(hours=24)  # hours judged per pass: enough to see how long an excursion lasts
@@ -54,6 +56,24 @@ def ensure_default_rules(project: Project) -> list[AnomalyRule]:
     return rules
 
 
+def ensure_score_rules(project: Project, since: datetime) -> list[AnomalyRule]:
+    """The project's rules, plus one per score name seen since then that no rule watches yet:
+    its pass rate per agent (pass/fail scores) or else its mean, against the baseline."""
+    rules = list(AnomalyRule.objects.filter(project=project).order_by("pk"))
+    watched = {rule.score_name for rule in rules if rule.score_name}
+    new = [
+        AnomalyRule(
+            project=project,
+            metric=AnomalyRule.Metric.SCORE_PASS_RATE if has_booleans else AnomalyRule.Metric.SCORE_MEAN,
+            scope=AGENT,
+            score_name=name,
+        )
+        for name, has_booleans in sorted(anomaly_selectors.score_names_seen(project, since).items())
+        if name not in watched
+    ]
+    return rules + AnomalyRule.objects.bulk_create(new) if new else rules
+
+
 def detect_anomalies(
     project: Project | None = None, now: datetime | None = None, *, backfill: timedelta | None = None
 ) -> int:
@@ -64,7 +84,8 @@ def detect_anomalies(
     until = timeranges.floor_hour(now)
     since = until - WINDOW - (backfill or timedelta(0))
     projects = Project.objects.filter(
-        pk__in=RunRollup.objects.filter(period=Period.HOUR, bucket__gte=since).values("project_id")
+        Q(pk__in=RunRollup.objects.filter(period=Period.HOUR, bucket__gte=since).values("project_id"))
+        | Q(pk__in=ScoreRollup.objects.filter(bucket__gte=since).values("project_id"))
     )
     if project is not None:
         projects = projects.filter(pk=project.pk)
@@ -79,17 +100,24 @@ def detect_anomalies(
 def detect_project_anomalies(
     project: Project, *, until: datetime, now: datetime, backfill: timedelta | None = None
 ) -> int:
-    rules = [rule for rule in ensure_default_rules(project) if rule.enabled]
+    past = backfill or timedelta(0)
+    ensure_default_rules(project)
+    rules = [rule for rule in ensure_score_rules(project, until - WINDOW - past) if rule.enabled]
     if not rules:
         return 0
-    past = backfill or timedelta(0)
     judged_since = until - JUDGE - past
-    series = anomaly_selectors.hourly_series(project, until - WINDOW - past, until, weekly_from=judged_since)
+    series = anomaly_selectors.hourly_series(
+        project,
+        until - WINDOW - past,
+        until,
+        weekly_from=judged_since,
+        score_names=[rule.score_name for rule in rules],
+    )
     open_incidents, quiet = _incident_state(rules, now)
     new: list[Alert] = []
     for rule in rules:
         spec = anomalies.METRICS[rule.metric]
-        for key, points in series.get(rule.metric, {}).items():
+        for key, points in series.get(anomalies.series_name(rule.metric, rule.score_name), {}).items():
             if not _matches(rule, key):
                 continue
             detection = anomalies.detect(
@@ -100,6 +128,7 @@ def detect_project_anomalies(
                 sustained=rule.sustained,
                 min_volume=rule.min_volume,
                 since=judged_since,
+                floor=rule.floor,
             )
             if backfill:
                 new += _past_incidents(rule, key[1], detection, now)
@@ -235,7 +264,17 @@ def format_value(metric: str, value: Decimal | float | None) -> str:
         return f"{number * 100:.1f}%"
     if unit == "ms":
         return f"{number:,.0f} ms"
+    if unit == "score":
+        return f"{number:,.2f}"
     return f"{number:,.0f}{' tokens' if unit == 'tokens' else ''}"
+
+
+def band_text(alert: Alert) -> str:
+    """ "$1.20 to $3.40", or for a rule with a static floor "at least 90.0%"."""
+    rule = alert.anomaly_rule
+    if rule is not None and rule.floor is not None:
+        return f"at least {format_value(alert.metric, rule.floor)}"
+    return f"{format_value(alert.metric, alert.band_low)} to {format_value(alert.metric, alert.band_high)}"
 
 
 def alert_scope_label(alert: Alert) -> str:
@@ -261,12 +300,12 @@ def anomaly_message(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
     """Fallback text and Block Kit blocks: metric, scope, observed value, expected band, link."""
     rule = _rule(alert)
     tz = rule.project.tz
-    label = rule.get_metric_display()
+    label = rule.metric_label
     scope = alert_scope_label(alert)
     recovered = alert.kind == Alert.Kind.RECOVERED
     title = f"{'Recovered' if recovered else 'Anomaly'}: {label}, {scope}"
     observed = format_value(alert.metric, alert.observed)
-    band = f"{format_value(alert.metric, alert.band_low)} to {format_value(alert.metric, alert.band_high)}"
+    band = band_text(alert)
     usual = format_value(alert.metric, alert.expected)
     since = alert.period_start.astimezone(tz)
     text = (

@@ -146,6 +146,10 @@ class AnomalyRule(models.Model):
         LATENCY_P95 = "latency_p95", "p95 run latency"
         TOKENS_PER_RUN = "tokens_per_run", "Tokens per run"
         TOOL_ERROR_RATE = "tool_error_rate", "Tool error rate"
+        SCORE_PASS_RATE = "score_pass_rate", "Score pass rate"
+        SCORE_MEAN = "score_mean", "Score mean"
+
+    SCORE_METRICS = (Metric.SCORE_PASS_RATE, Metric.SCORE_MEAN)
 
     class Scope(models.TextChoices):
         PROJECT = "project", "Whole project"
@@ -158,6 +162,14 @@ class AnomalyRule(models.Model):
     scope_value = models.CharField(
         max_length=200, blank=True, help_text="one agent or tool; empty: every agent (or tool) separately"
     )
+    score_name = models.CharField(
+        max_length=200, blank=True, help_text="the score watched (score metrics only), e.g. grounded"
+    )
+    floor = models.FloatField(
+        null=True, blank=True,
+        help_text="score metrics: alert when below this (e.g. 0.9 for a 90% pass rate) rather than against the "
+        "7-day baseline; empty: the baseline",
+    )  # fmt: skip
     sensitivity = models.FloatField(
         default=3.0, validators=[MinValueValidator(0.5)], help_text="k: alert beyond k robust sigmas; higher is quieter"
     )
@@ -176,11 +188,23 @@ class AnomalyRule(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
-        return f"{self.get_metric_display()}, {self.scope_label}"
+        return f"{self.metric_label}, {self.scope_label}"
+
+    @property
+    def metric_label(self) -> str:
+        """ "Cost per hour"; a score metric names its score: "Score pass rate of grounded"."""
+        label = self.get_metric_display()
+        return f"{label} of {self.score_name}" if self.score_name else label
 
     def clean(self) -> None:
         if self.scope == self.Scope.PROJECT and self.scope_value:
             raise ValidationError({"scope_value": "leave empty for a whole-project rule"})
+        is_score = self.metric in self.SCORE_METRICS
+        if is_score and not self.score_name:
+            raise ValidationError({"score_name": "name the score this rule watches"})
+        if not is_score and (self.score_name or self.floor is not None):
+            field = "score_name" if self.score_name else "floor"
+            raise ValidationError({field: "only score metrics take a score name and a floor"})
         tools = self.metric == self.Metric.TOOL_ERROR_RATE
         if (self.scope == self.Scope.TOOL) != tools and self.scope != self.Scope.PROJECT:
             raise ValidationError({"scope": "tool error rate is watched per tool, the other metrics per agent"})

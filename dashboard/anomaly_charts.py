@@ -12,7 +12,8 @@ from budgets.anomalies import Detection, MetricSpec
 from dashboard.charts import _local, _plain
 
 _MARGIN = {"l": 56, "r": 12, "t": 12, "b": 36}
-_HOVER = {"usd": "%{y:$,.2f}", "ratio": "%{y:.1%}", "ms": "%{y:,.0f} ms", "tokens": "%{y:,.0f}", "count": "%{y:,.0f}"}
+_HOVER = {"usd": "%{y:$,.2f}", "ratio": "%{y:.1%}", "ms": "%{y:,.0f} ms", "tokens": "%{y:,.0f}", "count": "%{y:,.0f}",
+          "score": "%{y:.2f}"}  # fmt: skip
 
 
 def anomaly_chart(detection: Detection, spec: MetricSpec, tz: tzinfo) -> dict[str, Any]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dashboard.views import account, anomalies, budgets, cost, entities, overview, runs, scores
+from dashboard.views import account, anomalies, budgets, cost, entities, overview, quality, runs, scores
 
 project_pages = [
     path("", overview.overview, name="overview"),
@@ -19,6 +19,7 @@ project_pages = [
     path("tools/", entities.tools, name="tools"),
     path("tools/<path:tool_name>/", entities.tool, name="tool"),
     path("models/", entities.models, name="models"),
+    path("scores/", quality.scores, name="scores"),
     path("budgets/", budgets.budgets, name="budgets"),
     path("alerts/", budgets.alerts, name="alerts"),
     path("anomalies/<int:alert_id>/", anomalies.anomaly, name="anomaly"),

@@ -39,7 +39,7 @@ from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from ingest import runs, sketches, timeranges
+from ingest import runs, signals, sketches, timeranges
 from ingest.models import (
     LlmCallRollup,
     Period,
@@ -150,6 +150,7 @@ def rollup_hour(project: Project, hour: datetime) -> bool:
         if horizon is not None and hour < horizon:
             return True
         _replace(project, Period.HOUR, hour, _hour_rows(project, hour))
+        signals.hour_rolled_up.send(sender=Project, project=project, hour=hour)
         mark_dirty(project, Period.DAY, [timeranges.floor_day(hour)])
     return True
 

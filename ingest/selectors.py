@@ -578,6 +578,11 @@ def run_filter_choices(project: Project) -> dict[str, list[str]]:
     return {"agents": list(agents), "models": list(models)}
 
 
+def runs_by_trace_ids(project: Project, trace_ids: list[str]) -> list[Run]:
+    """The project's runs with these trace ids (those that exist)."""
+    return list(Run.objects.filter(project=project, trace_id__in=set(trace_ids)).defer("input", "output"))
+
+
 def run_for_project(project: Project, trace_id: str) -> Run | None:
     return Run.objects.filter(project=project, trace_id=trace_id).select_related("api_key").first()
 

@@ -11,4 +11,7 @@ runs_updated = Signal()
 # Sent inside intake's transaction, so what a listener stores commits or rolls back with the
 # data: sender=Project, kwargs project and spans (list[RawSpan]) or events (list[LogEvent]).
 spans_stored = Signal()
+# Sent inside rollup_hour's transaction after the hour's rows are replaced, so other apps can
+# roll their own data up by the same hours: sender=Project, kwargs project and hour (aware UTC).
+hour_rolled_up = Signal()
 log_events_stored = Signal()

@@ -54,3 +54,30 @@ class Score(models.Model):
     def shown_value(self) -> str:
         """The value as people write it: 0.25, 4, 1e-05 (never 0.250000)."""
         return "" if self.value is None else f"{self.value:g}"
+
+
+class ScoreRollup(models.Model):
+    """Scores of the runs that started in a UTC hour, per agent and score name (as the ingest
+    rollups bucket runs, so quality lines up with cost hour by hour). Recomputed with the hour
+    by the rollup pass (scores.receivers); a score arriving later marks its run's hour dirty."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    bucket = models.DateTimeField()  # start of the UTC hour
+    agent_name = models.CharField(max_length=200, blank=True)
+    name = models.CharField(max_length=200)
+    scores = models.PositiveIntegerField(default=0)  # scores with a value (numeric or boolean)
+    value_sum = models.FloatField(default=0)
+    booleans = models.PositiveIntegerField(default=0)  # of which pass/fail
+    passed = models.PositiveIntegerField(default=0)
+    runs = models.PositiveIntegerField(default=0)  # distinct runs scored
+    cost_usd = models.DecimalField(max_digits=18, decimal_places=10, default=0)  # of those runs, once each
+    passing_runs = models.PositiveIntegerField(default=0)  # runs whose pass/fail scores of this name all pass
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "bucket", "agent_name", "name"], name="one_score_rollup"),
+        ]
+        indexes = [models.Index(fields=["project", "name", "bucket"], name="score_rollup_name_bucket")]
+
+    def __str__(self) -> str:
+        return f"{self.name} of {self.agent_name or '(no agent)'} at {self.bucket:%Y-%m-%d %H:00}"

@@ -1,16 +1,17 @@
 """OpenTelemetry evaluation events (gen_ai.evaluation.result) become scores as intake stores
-them, in the same transaction."""
+them, in the same transaction; score rollups are recomputed with each hour of run rollups."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.dispatch import receiver
 
 from ingest.models import Project
-from ingest.signals import log_events_stored, spans_stored
+from ingest.signals import hour_rolled_up, log_events_stored, spans_stored
 from ingest.telemetry import LogEvent, RawSpan
-from scores import services
+from scores import rollups, services
 
 
 @receiver(spans_stored)
@@ -21,3 +22,8 @@ def scores_from_span_events(sender: Any, project: Project, spans: list[RawSpan],
 @receiver(log_events_stored)
 def scores_from_log_records(sender: Any, project: Project, events: list[LogEvent], **kwargs: Any) -> None:
     services.scores_from_log_events(project, events)
+
+
+@receiver(hour_rolled_up)
+def roll_up_scores(sender: Any, project: Project, hour: datetime, **kwargs: Any) -> None:
+    rollups.rollup_scores_hour(project, hour)

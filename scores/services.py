@@ -12,7 +12,7 @@ from django.db import transaction
 from ingest import storable
 from ingest.models import Project
 from ingest.telemetry import LogEvent, RawSpan
-from scores import otel
+from scores import otel, rollups
 from scores.models import Score
 
 FEEDBACK_NAME = "user_feedback"
@@ -46,6 +46,7 @@ def scores_upsert(project: Project, scores: Iterable[NewScore]) -> int:
         latest[(row.trace_id, row.span_id, row.name, row.source, row.author)] = row
     rows = [latest[key] for key in sorted(latest)]
     Score.objects.bulk_create(rows, update_conflicts=True, unique_fields=_KEY, update_fields=_REPLACED, batch_size=500)
+    rollups.mark_runs_dirty(project, {row.trace_id for row in rows})
     return len(rows)
 
 

@@ -14,7 +14,9 @@ from django.views.decorators.http import require_GET
 
 from dashboard import charts
 from dashboard.views.common import HtmxHttpRequest, Page, project_page
+from dashboard.views.quality import with_quality
 from ingest import selectors
+from scores import selectors as score_selectors
 
 GROUP_LABELS = {
     "agent": "Agent",
@@ -54,7 +56,13 @@ def _explore(page: Page, group_by: str, filters: dict[str, str]) -> dict[str, An
         filters=filters,
         tz=page.tz,
     )
+    # Quality is rolled up per agent only: shown when the rows are agents, unfiltered but by agent.
+    show_quality = False
+    if group_by == "agent" and set(filters) <= {"agent"}:
+        quality = score_selectors.quality_by(page.project, page.range, "agent_name")
+        show_quality = with_quality(rows["rows"], quality)
     return {
+        "show_quality": show_quality,
         "rows": rows["rows"],
         "total": rows["total"],
         "latency_of": rows["latency_of"],

@@ -13,7 +13,9 @@ from budgets import anomaly_selectors
 from budgets import selectors as budget_selectors
 from dashboard import charts
 from dashboard.views.common import HtmxHttpRequest, project_page
+from dashboard.views.quality import with_quality
 from ingest import selectors
+from scores import selectors as score_selectors
 
 STACKS = (("agent", "Agent"), ("model", "Model"))
 TOP_ROWS = 8
@@ -48,7 +50,9 @@ def overview(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
     tools = selectors.summary(project, page.range, group_by="tool")["rows"]
     failing_tools = sorted((t for t in tools if t["tool_errors"]), key=lambda t: (-t["tool_errors"], str(t["group"])))
     statuses = budget_selectors.budget_statuses(budget_selectors.budgets_of_project(project))
+    shown_quality = with_quality(agents, score_selectors.quality_by(project, page.range, "agent_name"))
     context.update(
+        show_quality=shown_quality,
         totals=totals,
         before=before,
         failure_rate=_rate(totals["failed_runs"], totals["runs"]),

@@ -14,21 +14,24 @@ from html import escape  # the stdlib's: Django's lazy-aware wrapper costs 3x on
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET
 
 from dashboard.templatetags.dashboard_tags import duration, tokens, usd
-from dashboard.views.common import HtmxHttpRequest, project_page
+from dashboard.views.common import HtmxHttpRequest, Page, project_page
 from dashboard.views.scores import scores_context
 from ingest import selectors
 from ingest.models import Project, Run, Span
+from scores import selectors as score_selectors
 
 PAGE_SIZE = 50
 SORTS = (("newest", "Newest first"), ("oldest", "Oldest first"), ("cost", "Most expensive"), ("duration", "Slowest"))
 TEXT_FILTERS = ("agent", "model", "user", "session")
-FILTER_PARAMS = (*TEXT_FILTERS, "status", "min_cost", "min_seconds", "q")
+FILTER_PARAMS = (*TEXT_FILTERS, "status", "min_cost", "min_seconds", "score", "result", "score_below", "q")
+SCORE_RESULTS = (("", "any"), ("pass", "passed"), ("fail", "failed"))
 
 
 # --- Runs list -----------------------------------------------------------------------------
@@ -44,6 +47,10 @@ def runs(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
         sort = "newest"
     query = request.GET.get("q", "").strip()
     found = selectors.search_runs(selectors.runs_for_project(page.project, span=page.range, **filters), query)
+    scored, score_errors = _score_filter(request, page)
+    if scored is not None:
+        found = found.filter(trace_id__in=scored)
+    errors += score_errors
     direction, key = _decode_cursor(request.GET.get("cursor", ""), sort)
     listing = selectors.runs_page(
         found,
@@ -53,6 +60,9 @@ def runs(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
         before=key if direction == "previous" else None,
     )
     rows = listing.runs
+    run_scores = score_selectors.scores_of_runs(page.project, [run.trace_id for run in rows])
+    for run in rows:  # their scores are shown under their names
+        run.scores = run_scores.get(run.trace_id, [])  # type: ignore[attr-defined]
     partial = request.htmx.target == "run-list"  # the filter form, the pager: only the list
     context: dict[str, Any] = {
         **page.context(),
@@ -64,7 +74,10 @@ def runs(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
         "form": {name: request.GET.get(name, "").strip() for name in FILTER_PARAMS},
         "filtered": bool(filters or query),
         "filter_errors": errors,
-        "choices": {} if partial else selectors.run_filter_choices(page.project),
+        "choices": {}
+        if partial
+        else {**selectors.run_filter_choices(page.project), "scores": score_selectors.score_names(page.project)},
+        "score_results": SCORE_RESULTS,
         "next_cursor": _encode_cursor("next", rows[-1], sort) if rows and listing.has_next else "",
         "previous_cursor": _encode_cursor("previous", rows[0], sort) if rows and listing.has_previous else "",
         "clear_url": _without(request, *FILTER_PARAMS, "cursor"),
@@ -76,6 +89,22 @@ def runs(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
     if partial:
         template += "#run-list"
     return render(request, template, context)
+
+
+def _score_filter(request: HtmxHttpRequest, page: Page) -> tuple[QuerySet[Any] | None, list[str]]:
+    """Runs with the named score (passed, failed, or below a value); None: no score filter."""
+    name = request.GET.get("score", "").strip()
+    below_text = request.GET.get("score_below", "").strip()
+    below = _number(below_text)
+    if below is None:
+        return None, ["Score below must be a number, such as 0.5."]
+    if not name:
+        return None, []
+    result = request.GET.get("result", "")
+    return score_selectors.traces_with_score(
+        page.project, name, result=result if result in dict(SCORE_RESULTS) else "",
+        below=float(below) if below_text else None,
+    ), []  # fmt: skip
 
 
 def _run_filters(request: HtmxHttpRequest) -> tuple[dict[str, Any], list[str]]:

@@ -115,13 +115,13 @@ class OverviewTests(DashboardTestCase):
     def test_query_count_does_not_grow_with_data(self):
         self.seed()
         self.client.get(self.url)
-        with self.assertNumQueries(18):
+        with self.assertNumQueries(19):
             self.client.get(self.url)
         for hour in range(10):
             ingest(self.project, agent_run(midnight(2) + timedelta(hours=hour), agent=f"agent-{hour}",
                    calls=[(f"model-{hour}", "0.01", 1.0)], tools=[(f"tool-{hour}", True, 0.1)]))  # fmt: skip
         rollups.rollup_until_current()
-        with self.assertNumQueries(18):
+        with self.assertNumQueries(19):
             self.client.get(self.url)
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 
+from ingest import rollups
 from ingest.models import Membership
 from scores.models import Score
 from tests.factories import make_project, make_user
@@ -75,3 +76,12 @@ class AnnotationInBrowserTests(StaticLiveServerTestCase):
         assert "erin" in row
         assert page.evaluate("window.notReloaded") is True, "htmx swapped the panel in place"
         assert Score.objects.get(project=self.project).value == 0.0
+
+        # The rollup pass brings it into the agent's pass rate (overview) and the Scores page.
+        rollups.rollup_until_current()
+        page.goto(f"{self.live_server_url}/p/acme/acme-agents/?since=7d")
+        assert page.get_by_test_id("agent-pass-rate").inner_text() == "0.0%"
+        page.get_by_test_id("agent-pass-rate").get_by_role("link").click()
+        page.wait_for_url("**/scores/**")
+        assert page.get_by_test_id("pass-rate").first.inner_text() == "0.0%"
+        assert "Quoted a 14-day refund window" in page.get_by_test_id("lowest-runs").inner_text()
