@@ -29,6 +29,8 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 SCOPE = "agentledger.demo"
 SPIKE_AGENT = "research-agent"
 UNPRICED_MODEL = "acme-llama-ft"
+EVALUATED_SHARE = 0.6  # the share of runs an online evaluator grades (sampling, as in production)
+GROUNDED_RATE = {"support-bot": 0.82, "research-agent": 0.9, "sql-analyst": 0.94}  # others: 0.96
 INTERNAL, CLIENT = trace_pb2.Span.SPAN_KIND_INTERNAL, trace_pb2.Span.SPAN_KIND_CLIENT
 STATUS_ERROR = trace_pb2.Status.STATUS_CODE_ERROR
 
@@ -379,11 +381,36 @@ class _RunBuilder:
                 self._answer(root, self.agent, messages, model, answer)
         except _RunFailed as failure:
             self._fail(root, failure)
+            failed = True
         else:
             root.attributes.append(_kv("gen_ai.output.messages", _json([_message("assistant", answer, "stop")])))
             history += [_message("user", question), _message("assistant", answer)]
+            failed = False
         root.end_time_unix_nano = self._ns(self.clock)
+        self._evaluate(root, failed)
         return DemoRun(self.agent.name, self.spans)
+
+    def _evaluate(self, root: trace_pb2.Span, failed: bool) -> None:
+        """An online evaluator's verdicts as OTel `gen_ai.evaluation.result` events on the root
+        span (they become scores at intake). Drawn from the trace id, not the run's generator, so
+        the traffic itself stays the same for a given seed."""
+        judge = random.Random(self.trace_id)
+        if judge.random() >= EVALUATED_SHARE:
+            return
+        passed = not failed and judge.random() < GROUNDED_RATE.get(self.agent.name, 0.96)
+        reason = "every claim is backed by a tool result" if passed else "states facts no tool returned"
+        helpfulness = judge.randint(7, 10) if passed else judge.randint(1, 5)
+        for name, value, label, explanation in (
+            ("grounded", None, "pass" if passed else "fail", reason),
+            ("helpfulness", helpfulness, None, "answers the question asked" if passed else "misses the point"),
+        ):
+            event = root.events.add(name="gen_ai.evaluation.result", time_unix_nano=root.end_time_unix_nano)
+            event.attributes.append(_kv("gen_ai.evaluation.name", name))
+            if value is not None:
+                event.attributes.append(_kv("gen_ai.evaluation.score.value", float(value)))
+            if label is not None:
+                event.attributes.append(_kv("gen_ai.evaluation.score.label", label))
+            event.attributes.append(_kv("gen_ai.evaluation.explanation", explanation))
 
     def runaway(self, task: Task, rounds: int) -> DemoRun:
         root = self._agent_span(self.agent, None, task.question)

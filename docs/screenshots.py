@@ -64,6 +64,7 @@ def shots(run_path: str) -> list[Shot]:
         Shot("run", run_path, wait_for="#span-panel"),
         Shot("tools", "/tools/?since=7d"),
         Shot("models", "/models/?since=7d"),
+        Shot("scores", "/scores/?since=7d&name=grounded"),
         Shot("overview-dark", "/?since=7d", dark=True),
     ]
 

@@ -21,6 +21,7 @@ from budgets import services
 from budgets.models import Alert, SlackDestination
 from dashboard import demo
 from ingest.models import ApiKey, Membership, Project, Run, RunRollup, Span
+from scores.models import Score
 from tests.fakes.slack_server import FakeSlack, fake_slack
 from tests.processes import free_port
 
@@ -132,3 +133,17 @@ class SeedDemoTests(TransactionTestCase):
         assert f"/p/default/demo/anomalies/{spike.pk}/" in alerts_page
         chart = self.client.get(f"/p/default/demo/anomalies/{spike.pk}/").content.decode()
         assert 'data-chart="anomaly-chart"' in chart
+
+    def test_an_online_evaluator_grades_some_runs_and_the_scores_page_shows_them(self):
+        seed()
+        project = Project.objects.get(slug="demo")
+        scores = Score.objects.filter(project=project, source="otel")
+        graded = scores.filter(name="grounded").values("trace_id").distinct().count()
+        runs = Run.objects.filter(project=project).count()
+        assert 0.3 * runs < graded < 0.9 * runs, (graded, runs)
+        assert set(scores.values_list("name", flat=True)) == {"grounded", "helpfulness"}
+        assert scores.filter(name="grounded", value=0).exists() and scores.filter(name="grounded", value=1).exists()
+
+        self.client.force_login(self.root)
+        rows = dict(self.client.get("/p/default/demo/scores/", {"since": "7d"}).context["rows"])
+        assert 0.5 < rows["grounded"].pass_rate < 1 and rows["helpfulness"].pass_rate is None
