@@ -394,7 +394,7 @@ class _RunBuilder:
         """An online evaluator's verdicts as OTel `gen_ai.evaluation.result` events on the root
         span (they become scores at intake). Drawn from the trace id, not the run's generator, so
         the traffic itself stays the same for a given seed."""
-        judge = random.Random(self.trace_id)
+        judge = random.Random(self.trace_id)  # noqa: S311  (demo content, not security)
         if judge.random() >= EVALUATED_SHARE:
             return
         passed = not failed and judge.random() < GROUNDED_RATE.get(self.agent.name, 0.96)
