@@ -4,6 +4,10 @@ before its run does (an evaluation event in an earlier batch than the root span)
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 
 from ingest.models import Project
@@ -81,3 +85,141 @@ class ScoreRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} of {self.agent_name or '(no agent)'} at {self.bucket:%Y-%m-%d %H:00}"
+
+
+# --- Evaluators: an LLM judge grading live runs (scores/evaluation_services.py) -------------
+
+
+def validate_rubric(value: str) -> None:
+    """A rubric must compile in the restricted template language and use the run's data."""
+    from scores import rubric  # the template engine is built on first use, not at model import
+
+    try:
+        rubric.check(value)
+    except rubric.RubricError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+class Evaluator(models.Model):
+    """An LLM-as-judge: which runs it grades, how (rubric, verdict type), with which model
+    reached through an OpenAI-compatible endpoint, and how much it may spend a day."""
+
+    class RunStatus(models.TextChoices):
+        ANY = "any", "Any"
+        OK = "ok", "OK only"
+        ERROR = "error", "Failed only"
+
+    class VerdictType(models.TextChoices):
+        BINARY = "binary", "Pass / fail"
+        SCALE = "scale", "Scale 0-10"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="evaluators")
+    name = models.CharField(max_length=200, help_text="also the author of its scores")
+    enabled = models.BooleanField(default=True)
+    agent_name = models.CharField(max_length=200, blank=True, help_text="grade only this agent's runs; empty: all")
+    run_status = models.CharField(max_length=8, choices=RunStatus.choices, default=RunStatus.ANY)
+    sample_rate = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal(100),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="percent of the matching runs to grade, chosen by trace id (the same run always decides the same)",
+    )
+    min_run_cost_usd = models.DecimalField(
+        "minimum run cost (USD)",
+        max_digits=20,
+        decimal_places=10,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="grade only runs that cost at least this much; empty: any cost",
+    )
+    rubric = models.TextField(
+        max_length=20_000,
+        validators=[validate_rubric],
+        help_text="the judge's instructions, a Django template over {{ input }}, {{ output }}, "
+        "{{ tool_calls }} and {{ run }} (see the README)",
+    )
+    verdict_type = models.CharField(max_length=8, choices=VerdictType.choices, default=VerdictType.BINARY)
+    score_name = models.CharField(max_length=200, blank=True, help_text="name of the scores it writes; empty: its name")
+    judge_model = models.CharField(max_length=200, help_text="e.g. gpt-4o-mini")
+    base_url = models.URLField(
+        "base URL",
+        max_length=500,
+        blank=True,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="an OpenAI-compatible API, e.g. https://api.openai.com/v1; empty: AGENTLEDGER_JUDGE_BASE_URL",
+    )
+    # A secret: write-only in the API and the admin, shown back only masked (like a Slack webhook).
+    api_key = models.CharField(max_length=500, blank=True)
+    daily_cap_usd = models.DecimalField(
+        "daily spend cap (USD)",
+        max_digits=14,
+        decimal_places=6,
+        default=Decimal(1),
+        validators=[MinValueValidator(0)],
+        help_text="no judge call once today's judge cost (the project's day) reaches this",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="one_evaluator_name_per_project")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def scores_as(self) -> str:
+        return self.score_name or self.name
+
+    @property
+    def masked_api_key(self) -> str:
+        """ "sk-…wxyz": enough to tell keys apart, never enough to use one."""
+        if not self.api_key:
+            return ""
+        return f"{self.api_key[:3]}…{self.api_key[-4:]}" if len(self.api_key) >= 12 else "…"
+
+
+class Evaluation(models.Model):
+    """One evaluator's outcome for one run. Inserting it is the claim: the unique (evaluator,
+    trace) key means a run is decided once, however often the task that finds it runs. A pending
+    evaluation is an outbox row: `next_attempt_at` doubles as the lease a judging pass takes."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        ERROR = "error", "Error"
+        SKIPPED_CAP = "skipped_cap", "Skipped: daily cap reached"
+        NOT_SAMPLED = "not_sampled", "Not sampled"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    evaluator = models.ForeignKey(Evaluator, on_delete=models.CASCADE, related_name="evaluations")
+    trace_id = models.CharField(max_length=32)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)  # why it failed (or, while pending, why the last try did)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    score = models.ForeignKey(Score, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    judge_model = models.CharField(max_length=200, blank=True)  # as the judge answered it
+    input_tokens = models.BigIntegerField(null=True, blank=True)
+    output_tokens = models.BigIntegerField(null=True, blank=True)
+    cache_read_tokens = models.BigIntegerField(null=True, blank=True)
+    reasoning_tokens = models.BigIntegerField(null=True, blank=True)
+    # The judge's own cost: never part of the run's cost.
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    cost_source = models.CharField(max_length=10, blank=True)  # computed | override | unpriced
+    price_ref = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["evaluator", "trace_id"], name="one_evaluation_per_run")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="evaluation_due"),
+            models.Index(fields=["evaluator", "finished_at"], name="evaluation_evaluator_finished"),
+            models.Index(fields=["project", "trace_id"], name="evaluation_project_trace"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.evaluator} on {self.trace_id}: {self.status}"

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from django.db.models.functions import TruncHour
 
-from ingest import rollups, timeranges
+from ingest import rollups, storable, timeranges
 from ingest.models import Period, Project, Run
 from scores.models import Score, ScoreRollup
 
@@ -64,7 +64,8 @@ def rollup_scores_hour(project: Project, hour: datetime) -> None:
             booleans=t.booleans,
             passed=t.passed,
             runs=len(t.runs),
-            cost_usd=sum((runs[trace][1] or Decimal(0) for trace in t.runs), Decimal(0)),
+            # saturated at the column's NUMERIC(18,10): runs claiming billions must not fail the hour
+            cost_usd=storable.money(sum((runs[trace][1] or Decimal(0) for trace in t.runs), Decimal(0)), 18, 10),
             passing_runs=len(t.boolean_runs - t.failing_runs),
         )
         for (agent, name), t in totals.items()

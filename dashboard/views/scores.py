@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from dashboard.views.common import HtmxHttpRequest, Page, project_page
 from ingest import selectors
 from ingest.models import Run
+from scores import evaluation_selectors
 from scores import selectors as score_selectors
 from scores import services as score_services
 from scores.models import Score
@@ -25,8 +26,8 @@ class FeedbackForm(forms.Form):
 
 
 def scores_context(request: HtmxHttpRequest, page: Page, run: Run, form: FeedbackForm | None = None) -> dict[str, Any]:
-    """What the panel shows: the run's scores, the viewer's own feedback, and the form only to
-    those who may annotate."""
+    """What the panel shows: the run's scores (an evaluator's with what its judge call cost), the
+    viewer's own feedback, and the form only to those who may annotate."""
     scores = score_selectors.run_scores(page.project, run.trace_id)
     username = request.user.get_username()
     mine = [
@@ -36,6 +37,11 @@ def scores_context(request: HtmxHttpRequest, page: Page, run: Run, form: Feedbac
     ]
     return {
         "scores": scores,
+        "evaluations": (
+            evaluation_selectors.run_evaluations(page.project, run.trace_id)
+            if any(s.source == Score.Source.EVALUATOR for s in scores)
+            else {}
+        ),
         "can_annotate": page.can_edit,
         "my_feedback": mine[0] if mine else None,
         "feedback_form": form,
