@@ -4,6 +4,7 @@ Run by hand (not part of the test suite):
 
     .venv/bin/python bench/normalize.py            # synthetic spans + captured OTLP payloads
     .venv/bin/python bench/normalize.py --profile  # cProfile of the OTel GenAI chat span
+    .venv/bin/python bench/normalize.py --redact   # normalize alone, then + redaction (secrets and PII)
 
 Synthetic spans imitate what real instrumentations send (an OTel GenAI chat span with
 ~1 KB message JSON, an OpenInference LLM span with flattened messages, a tool span, an
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SECRET_KEY", "bench")
 
+from ingest import redaction  # noqa: E402
 from ingest.conventions import normalize  # noqa: E402
 from ingest.otlp import decode_traces  # noqa: E402
 from ingest.telemetry import RawSpan  # noqa: E402
@@ -170,6 +172,26 @@ def _median_seconds(spans: list[RawSpan], repeats: int, loops: int) -> float:
     return statistics.median(timings)
 
 
+def _redaction_cost(spans: list[RawSpan], repeats: int, loops: int) -> tuple[float, float]:
+    """(normalize, redact) seconds per span, each the best of `repeats` runs measured in turn, so
+    load from other processes on the machine weighs on both alike."""
+    policy = redaction.Policy(secrets=True, pii=True, pseudonym_key=b"bench")
+    normalized = [(span, normalize(span)) for span in spans]
+    best_normalize = best_redact = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(loops):
+            for span in spans:
+                normalize(span)
+        best_normalize = min(best_normalize, (time.perf_counter() - start) / (loops * len(spans)))
+        start = time.perf_counter()
+        for _ in range(loops):
+            for span, fields in normalized:
+                redaction.span(span, fields, policy)
+        best_redact = min(best_redact, (time.perf_counter() - start) / (loops * len(spans)))
+    return best_normalize, best_redact
+
+
 def _report(label: str, seconds: float) -> None:
     print(f"{label:<28} {seconds * 1e6:9.1f} µs/span {1 / seconds:11,.0f} spans/s")
 
@@ -179,6 +201,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--loops", type=int, default=300)
     parser.add_argument("--profile", action="store_true", help="cProfile the OTel GenAI chat span")
+    parser.add_argument("--redact", action="store_true", help="also time normalize + redaction (secrets and PII)")
     args = parser.parse_args()
 
     if args.profile:
@@ -188,9 +211,20 @@ def main() -> None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         return
 
+    captured = captured_spans()
+    if args.redact:
+        groups = {label: [build()] for label, build in SYNTHETIC.items()} | {
+            f"captured ({len(captured)} spans)": captured
+        }
+        for label, spans in groups.items():
+            loops = args.loops if len(spans) == 1 else max(1, args.loops // 10)
+            normalize_s, redact_s = _redaction_cost(spans, args.repeats, loops)
+            print(f"{label:<24} normalize {normalize_s * 1e6:7.1f} µs/span  + redact {redact_s * 1e6:7.1f} µs/span"
+                  f"  (+{redact_s / normalize_s:.0%})")  # fmt: skip
+        return
+
     for label, build in SYNTHETIC.items():
         _report(label, _median_seconds([build()], args.repeats, args.loops))
-    captured = captured_spans()
     _report(f"captured ({len(captured)} spans)", _median_seconds(captured, args.repeats, max(1, args.loops // 10)))
 
 

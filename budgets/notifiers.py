@@ -24,10 +24,11 @@ class NotifyError(Exception):
 
 
 def post_slack_message(url: str, blocks: list[dict[str, Any]], text: str) -> None:
-    """Post or raise NotifyError."""
+    """Post or raise NotifyError. The fallback text and every mrkdwn text are escaped here, once
+    for every message (see escape_mrkdwn)."""
     client = WebhookClient(url, timeout=TIMEOUT_SECONDS)
     try:
-        response = client.send(text=text, blocks=blocks)
+        response = client.send(text=escape_mrkdwn(text), blocks=_escaped(blocks))
     except OSError as exc:  # connection refused, DNS, timeout
         raise NotifyError(f"could not reach Slack: {exc}") from exc
     if response.status_code == 200:
@@ -48,3 +49,22 @@ def _retry_after(headers: dict[str, Any]) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Slack's three control characters as entities. Messages name agents, tools and users taken
+    from spans: unescaped, an agent called "<!channel>" pings the whole channel and one called
+    "<https://evil.example|Open the dashboard>" shows a disguised link. No message of ours uses
+    Slack's <...> syntax on purpose, so everything is escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _escaped(value: Any) -> Any:
+    """Blocks with the text of every mrkdwn object escaped (plain_text is shown as sent)."""
+    if isinstance(value, list):
+        return [_escaped(item) for item in value]
+    if isinstance(value, dict):
+        if value.get("type") == "mrkdwn" and isinstance(value.get("text"), str):
+            return {**value, "text": escape_mrkdwn(value["text"])}
+        return {key: _escaped(item) for key, item in value.items()}
+    return value

@@ -33,8 +33,8 @@ class MembershipAdmin(admin.ModelAdmin[Membership]):
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin[Project]):
-    list_display = ["name", "organization", "slug", "timezone", "created_at"]
-    list_filter = ["organization"]
+    list_display = ["name", "organization", "slug", "timezone", "redact_secrets", "redact_pii", "created_at"]
+    list_filter = ["organization", "redact_secrets", "redact_pii"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 

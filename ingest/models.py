@@ -52,6 +52,19 @@ class Project(models.Model):
         blank=True,
         help_text="days to keep runs and spans (rollups are kept); empty: keep forever",
     )
+    # Redaction happens at intake, before storage (ingest/redaction.py): turning it on does not
+    # rewrite what was stored before, and what arrives after is never stored unredacted.
+    redact_secrets = models.BooleanField(
+        default=False,
+        help_text="replace API keys, bearer tokens, JWTs, passwords, private keys and values of "
+        "attributes named like credentials (authorization, api_key, password, token, secret, cookie) "
+        "by [REDACTED:kind] before spans and logs are stored",
+    )
+    redact_pii = models.BooleanField(
+        default=False,
+        help_text="replace e-mail addresses, payment card numbers and phone numbers by [REDACTED:kind] "
+        "before spans and logs are stored",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

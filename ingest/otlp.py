@@ -123,6 +123,39 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
+def attributes_problem(attributes: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS) -> str:
+    """Why plain JSON attributes (the JSON API's) are over a limit, or "": the same limits and
+    reasons as an OTLP span's, so both intakes refuse the same runaway span."""
+    try:
+        _check_attribute_count(len(attributes), limits)
+        for key, value in attributes.items():
+            _check_plain(value, limits, 0, f"attribute {key!r}: ")
+    except _InvalidItem as exc:
+        return str(exc)
+    return ""
+
+
+def value_problem(value: Any, limits: Limits = DEFAULT_LIMITS) -> str:
+    """Why one plain JSON value (the JSON API's input or output) is over a limit, or ""."""
+    try:
+        _check_plain(value, limits, 0, "")
+    except _InvalidItem as exc:
+        return str(exc)
+    return ""
+
+
+def _check_plain(value: Any, limits: Limits, depth: int, where: str) -> None:
+    try:
+        if isinstance(value, str):
+            _checked_length(value, limits)
+        elif isinstance(value, list | dict):
+            _check_depth(depth, limits)
+            for item in value.values() if isinstance(value, dict) else value:
+                _check_plain(item, limits, depth + 1, "")
+    except _InvalidItem as exc:
+        raise _InvalidItem(f"{where}{exc}") from None
+
+
 # --- public API: content negotiation and decoding ------------------------------------
 
 

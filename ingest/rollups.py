@@ -35,11 +35,11 @@ from operator import attrgetter
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
+from django.db.models import BigIntegerField, Case, Count, DecimalField, F, Q, QuerySet, Sum, When
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from ingest import runs, signals, sketches, timeranges
+from ingest import runs, signals, sketches, storable, timeranges
 from ingest.models import (
     LlmCallRollup,
     Period,
@@ -283,9 +283,19 @@ def _insert(model: RollupModel, objs: list[Any]) -> None:
         ", ".join(quote(f.attname if f.column is None else f.column) for f in fields),
         ", ".join(["%s"] * len(fields)),
     )
-    params = [[f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields] for obj in objs]
+    params = [[f.get_db_prep_save(_fit(f, getattr(obj, f.attname)), connection) for f in fields] for obj in objs]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+def _fit(field: Any, value: Any) -> Any:
+    """A summed measure saturated at its column's capacity: an hour summing garbage costs or token
+    counts must still be written, not stay dirty and fail again on every pass."""
+    if isinstance(field, DecimalField) and isinstance(value, Decimal):
+        return storable.money(value, field.max_digits or 20, field.decimal_places or 0)
+    if isinstance(field, BigIntegerField) and isinstance(value, int):
+        return storable.count(value)
+    return value
 
 
 def _hours_with_data(project: Project, start: datetime) -> set[datetime]:

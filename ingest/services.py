@@ -8,11 +8,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from ingest import conventions, costs, keys, pricing, rollups, runs, signals, storable
+from ingest import conventions, costs, keys, pricing, redaction, rollups, runs, signals, storable
 from ingest.conventions import messages
 from ingest.models import (
     ApiKey,
@@ -114,6 +115,9 @@ def ingest_spans(api_key: ApiKey, items: list[tuple[RawSpan, SpanFields]]) -> in
     if not items:
         return 0
     project = api_key.project
+    policy = redaction_policy(project)
+    if policy.active:  # before anything is stored or handed to a listener
+        items = [redaction.span(raw, fields, policy) for raw, fields in items]
     overrides = costs.overrides_for(project)
     rows = [_span_row(project, api_key, raw, fields, overrides) for raw, fields in items]
     trace_ids = sorted({row.trace_id for row in rows})
@@ -131,12 +135,25 @@ def ingest_spans(api_key: ApiKey, items: list[tuple[RawSpan, SpanFields]]) -> in
 def ingest_log_events(api_key: ApiKey, events: list[LogEvent]) -> int:
     """Store GenAI events sent as log records and fill in their spans' messages."""
     project = api_key.project
+    policy = redaction_policy(project)
+    if policy.active:
+        events = [redaction.log_event(e, policy) for e in events]
     rows = [_log_row(project, e) for e in events if e.trace_id and e.span_id]
     with transaction.atomic(durable=True):
         LogRecord.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
         _attach_log_records(project, {(r.trace_id, r.span_id) for r in rows})
         signals.log_events_stored.send(sender=Project, project=project, events=events)
     return len(rows)
+
+
+def redaction_policy(project: Project) -> redaction.Policy:
+    """What this project redacts at intake. Pseudonyms of redacted user and session ids are keyed
+    with SECRET_KEY, so they stay stable across requests and workers of one deployment."""
+    return redaction.Policy(
+        secrets=project.redact_secrets,
+        pii=project.redact_pii,
+        pseudonym_key=settings.SECRET_KEY.encode(),
+    )
 
 
 def recompute_runs(project: Project, trace_ids: list[str]) -> None:
@@ -290,11 +307,11 @@ def _span_row(
         cache_write_tokens=f.cache_write_tokens,
         reasoning_tokens=f.reasoning_tokens,
         aggregated_usage=f.aggregated_usage,
-        reported_cost=f.reported_cost,
-        cost_usd=cost.cost_usd,
+        reported_cost=storable.money(f.reported_cost),
+        cost_usd=storable.money(cost.cost_usd),
         cost_source=cost.cost_source,
-        computed_cost=cost.computed_cost,
-        cost_discrepancy=cost.cost_discrepancy,
+        computed_cost=storable.money(cost.computed_cost),
+        cost_discrepancy=storable.money(cost.cost_discrepancy),
         price_ref=cost.price_ref,
         response_id=storable.text(f.response_id, 200),
         finish_reason=storable.text(f.finish_reason, 64),
@@ -436,12 +453,12 @@ def _run_row(
         failed_llm_calls=s.failed_llm_calls,
         tool_calls=s.tool_calls,
         tool_errors=s.tool_errors,
-        input_tokens=s.input_tokens,
-        output_tokens=s.output_tokens,
-        cache_read_tokens=s.cache_read_tokens,
-        cache_write_tokens=s.cache_write_tokens,
-        reasoning_tokens=s.reasoning_tokens,
-        cost_usd=s.cost_usd,
+        input_tokens=storable.count(s.input_tokens),
+        output_tokens=storable.count(s.output_tokens),
+        cache_read_tokens=storable.count(s.cache_read_tokens),
+        cache_write_tokens=storable.count(s.cache_write_tokens),
+        reasoning_tokens=storable.count(s.reasoning_tokens),
+        cost_usd=storable.money(s.cost_usd),
         unpriced_calls=s.unpriced_calls,
         updated_at=timezone.now(),
     )

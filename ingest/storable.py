@@ -10,7 +10,7 @@ import base64
 import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -40,6 +40,35 @@ def json_value(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, list | tuple | set):
         return [json_value(v, _depth + 1) for v in value]
     return text(value)
+
+
+BIGINT_MAX = 2**63 - 1
+
+
+def count(value: int) -> int:
+    """A sum of token counts saturated at what a BIGINT column holds. Each span's counts are
+    checked, but a run's or an hour's sum of garbage counts must not fail its write."""
+    return max(min(value, BIGINT_MAX), -BIGINT_MAX)
+
+
+@overload
+def money(value: Decimal, max_digits: int = ..., decimal_places: int = ...) -> Decimal: ...
+@overload
+def money(value: None, max_digits: int = ..., decimal_places: int = ...) -> None: ...
+@overload
+def money(value: Decimal | None, max_digits: int = ..., decimal_places: int = ...) -> Decimal | None: ...
+
+
+def money(value: Decimal | None, max_digits: int = 20, decimal_places: int = 10) -> Decimal | None:
+    """An amount saturated at the whole dollars NUMERIC(max_digits, decimal_places) holds
+    (±9,999,999,999 for the cost columns; whole, because SQLite keeps decimals as doubles and
+    9,999,999,999.99… would come back as 10^10 and fail to read). A span may report up to a
+    billion dollars; a run or an hour summing a few such spans must still be stored, not make
+    the whole batch or the rollup pass fail."""
+    if value is None:
+        return None
+    limit = Decimal(10) ** (max_digits - decimal_places) - 1
+    return max(min(value, limit), -limit)
 
 
 def datetime_from_ns(ns: int) -> datetime:
