@@ -196,8 +196,10 @@ def main() -> None:
     args = parser.parse_args()
 
     var_dir = Path(tempfile.mkdtemp(prefix="agentledger-bench-"))
+    # One key at full speed: the rate limit per key is off, so this measures the intake, not the limit.
     env = dict(os.environ, AGENTLEDGER_VAR_DIR=str(var_dir), SECRET_KEY="bench-only-secret-key", DEBUG="false",
-               DATABASE_URL=args.database_url, CELERY_BROKER_URL="", LOG_LEVEL="WARNING")  # fmt: skip
+               DATABASE_URL=args.database_url, CELERY_BROKER_URL="", LOG_LEVEL="WARNING",
+               AGENTLEDGER_KEY_RATE_LIMIT="0")  # fmt: skip
     if args.database_url.startswith("postgres"):
         import psycopg
 

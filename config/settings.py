@@ -100,6 +100,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.csp.content_security_policy",
     "django_htmx.middleware.HtmxMiddleware",
     "dashboard.middleware.reset_timezone",
 ]
@@ -186,18 +187,59 @@ if DEBUG or not envbool("AGENTLEDGER_HASHED_STATIC", True):
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     WHITENOISE_USE_FINDERS = True
 
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if envbool("AGENTLEDGER_BEHIND_TLS_PROXY", False) else None
-)
-SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", False)
+# HTTPS: AGENTLEDGER_HTTPS=true is the one switch for a site served over TLS (redirect to https,
+# HSTS, cookies sent only over TLS); the Django variables below override single parts of it.
+AGENTLEDGER_HTTPS = envbool("AGENTLEDGER_HTTPS", False)
+AGENTLEDGER_BEHIND_TLS_PROXY = envbool("AGENTLEDGER_BEHIND_TLS_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if AGENTLEDGER_BEHIND_TLS_PROXY else None
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", AGENTLEDGER_HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
-SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", AGENTLEDGER_HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # load balancer probes often speak plain HTTP
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if AGENTLEDGER_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", AGENTLEDGER_HTTPS)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+# The browsers' preload list takes registrable domains and is slow to leave, which a self-hosted
+# dashboard on a subdomain rarely wants; `check --deploy` stays quiet about it unless opted in.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"  # project slugs and trace ids never leak to other sites
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy of every response (config/csp.py; Django 6 reads the same setting).
+# Scripts: only our own files, never inline code or eval (plotly.js needs neither). Styles: our
+# stylesheet and two inline <style> elements of plotly.js, each allowed by the hash of its text:
+# the empty one it fills through the CSSOM (which CSP allows), and the MapLibre stylesheet it
+# bundles (plotly.js 4.1; tests/security/test_csp_browser.py names the new hash when an upgrade
+# changes it). Style attributes stay allowed: the meters, waterfall bars and tree indents carry
+# widths computed per row, and plotly.js sets a few; an attribute can hold no script, and the
+# values are our own numbers.
+SECURE_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": [
+        "'self'",
+        "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",  # "" (plotly.js-style-global)
+        "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='",  # MapLibre's CSS in plotly.min.js
+    ],
+    "style-src-attr": ["'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # DRF's JSON parser, but a body nested too deeply to parse is a 400, not a 500
+    "DEFAULT_PARSER_CLASSES": [
+        "ingest.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["ingest.ratelimit.ProjectKeyThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
 }
@@ -233,8 +275,66 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Intake limits
 AGENTLEDGER_MAX_REQUEST_BYTES = envint("AGENTLEDGER_MAX_REQUEST_BYTES", 20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = AGENTLEDGER_MAX_REQUEST_BYTES
+# Requests per minute per project API key (ingest/ratelimit.py); 0 turns the limit off.
+AGENTLEDGER_KEY_RATE_LIMIT = envint("AGENTLEDGER_KEY_RATE_LIMIT", 6000)
+# Sign-in throttling (dashboard/signin.py): after this many failed sign-ins for one username (four
+# times as many from one address) within the window, sign-in is refused until the window ends.
+AGENTLEDGER_LOGIN_MAX_FAILURES = envint("AGENTLEDGER_LOGIN_MAX_FAILURES", 5)
+AGENTLEDGER_LOGIN_LOCKOUT_SECONDS = envint("AGENTLEDGER_LOGIN_LOCKOUT_SECONDS", 15 * 60)
+for _name in ("AGENTLEDGER_KEY_RATE_LIMIT", "AGENTLEDGER_LOGIN_MAX_FAILURES"):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name}={globals()[_name]} must be 0 (off) or more")
+if AGENTLEDGER_LOGIN_LOCKOUT_SECONDS < 1:
+    raise ImproperlyConfigured(
+        f"AGENTLEDGER_LOGIN_LOCKOUT_SECONDS={AGENTLEDGER_LOGIN_LOCKOUT_SECONDS} must be at least 1"
+    )
+
+
+def _cache() -> dict[str, Any]:
+    """The cache holding rate-limit and sign-in counters. Every process that serves requests must
+    share it, so never the per-process memory cache: CACHE_URL=redis://… (one Redis for all web
+    nodes), else files under var/cache, shared by the gunicorn workers, the gRPC server and Celery
+    of `make run` on one machine."""
+    url = os.getenv("CACHE_URL", "").strip()
+    if not url:
+        return {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 10_000},  # culling drops random entries: keep it rare
+        }
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "agentledger",
+            # A Redis outage must not stall requests: the counters fail open after a second.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    raise ImproperlyConfigured(
+        f"CACHE_URL={url!r} is not a redis://, rediss:// or unix:// URL (leave it empty for files under var/cache)"
+    )
+
+
+CACHES = {"default": _cache()}
 
 AGENTLEDGER_ADMIN_PASSWORD = envsecret("AGENTLEDGER_ADMIN_PASSWORD")
+
+# LLM-as-judge evaluators (scores/). The endpoint and key of judges that name none; the key is
+# sent only to this URL. A pass makes at most CALLS_PER_PASS calls, CONCURRENCY at a time, and
+# grades a run only once nothing about it changed for SETTLE_SECONDS. ALLOWED_HOSTS (empty: any)
+# limits the hosts an evaluator may name as its judge.
+AGENTLEDGER_JUDGE_BASE_URL = os.getenv("AGENTLEDGER_JUDGE_BASE_URL", "").strip() or "https://api.openai.com/v1"
+AGENTLEDGER_JUDGE_API_KEY = envsecret("AGENTLEDGER_JUDGE_API_KEY")
+AGENTLEDGER_JUDGE_TIMEOUT = envint("AGENTLEDGER_JUDGE_TIMEOUT", 60)
+AGENTLEDGER_JUDGE_CONCURRENCY = envint("AGENTLEDGER_JUDGE_CONCURRENCY", 4)
+AGENTLEDGER_JUDGE_CALLS_PER_PASS = envint("AGENTLEDGER_JUDGE_CALLS_PER_PASS", 50)
+AGENTLEDGER_JUDGE_SETTLE_SECONDS = envint("AGENTLEDGER_JUDGE_SETTLE_SECONDS", 30)
+AGENTLEDGER_JUDGE_ALLOWED_HOSTS = envlist("AGENTLEDGER_JUDGE_ALLOWED_HOSTS", "")
+for _name in ("AGENTLEDGER_JUDGE_TIMEOUT", "AGENTLEDGER_JUDGE_CONCURRENCY", "AGENTLEDGER_JUDGE_CALLS_PER_PASS"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name}={globals()[_name]} must be at least 1")
+if not AGENTLEDGER_JUDGE_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"AGENTLEDGER_JUDGE_BASE_URL={AGENTLEDGER_JUDGE_BASE_URL!r} is not an http(s) URL")
 
 LOGGING = {
     "version": 1,

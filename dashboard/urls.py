@@ -1,9 +1,34 @@
 from __future__ import annotations
 
-from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from urllib.parse import unquote
 
+from django.contrib.auth import views as auth_views
+from django.urls import include, path, register_converter
+from django.urls.converters import PathConverter
+
+from dashboard import signin
 from dashboard.views import account, anomalies, budgets, cost, entities, overview, quality, runs, scores
+
+
+class NameConverter(PathConverter):
+    """A user, session or tool name as one path segment. The names are whatever spans sent, so:
+    - a newline is allowed (with <path:>, whose "." stops at one, {% url %} raised NoReverseMatch
+      and every page linking such a name answered 500);
+    - "/" and "%" are escaped (then escaped again by reverse()) and a name of "." or ".." spelt
+      %2E, so "../../admin" links to that user's page, not to another page of the site.
+    Links written by hand with a raw "/" in the name still resolve."""
+
+    regex = r"[\s\S]+"
+
+    def to_python(self, value: str) -> str:
+        return unquote(value)
+
+    def to_url(self, value: str) -> str:
+        escaped = str(value).replace("%", "%25").replace("/", "%2F")
+        return escaped.replace(".", "%2E") if escaped in (".", "..") else escaped
+
+
+register_converter(NameConverter, "name")
 
 project_pages = [
     path("", overview.overview, name="overview"),
@@ -13,11 +38,11 @@ project_pages = [
     path("runs/<str:trace_id>/", runs.run_detail, name="run"),
     path("runs/<str:trace_id>/scores", scores.run_scores, name="run_scores"),
     path("sessions/", entities.sessions, name="sessions"),
-    path("sessions/<path:session_id>/", entities.session, name="session"),
+    path("sessions/<name:session_id>/", entities.session, name="session"),
     path("users/", entities.users, name="users"),
-    path("users/<path:user_id>/", entities.user, name="user"),
+    path("users/<name:user_id>/", entities.user, name="user"),
     path("tools/", entities.tools, name="tools"),
-    path("tools/<path:tool_name>/", entities.tool, name="tool"),
+    path("tools/<name:tool_name>/", entities.tool, name="tool"),
     path("models/", entities.models, name="models"),
     path("scores/", quality.scores, name="scores"),
     path("budgets/", budgets.budgets, name="budgets"),
@@ -27,7 +52,7 @@ project_pages = [
 
 urlpatterns = [
     path("", account.home, name="home"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", signin.SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/", account.account, name="account"),
     path("p/<slug:org>/<slug:slug>/", include(project_pages)),

@@ -19,7 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ingest import auth, costs, services
+from ingest import auth, costs, otlp, services
+from ingest.conventions import values
 from ingest.models import ApiKey, PriceOverride
 from ingest.telemetry import RawSpan, SpanFields, SpanKind
 
@@ -56,6 +57,7 @@ def _optional_text(max_length: int) -> serializers.CharField:
 
 
 _HEX = re.compile(r"^[0-9a-f]+$")
+MAX_COUNT = values.MAX_COUNT  # a token count fits a BIGINT column
 
 
 def normalize_id(value: str, length: int) -> str:
@@ -97,6 +99,7 @@ class IngestApi(APIView):
         response_model = _optional_text(200)
         input_tokens = serializers.IntegerField(
             min_value=0,
+            max_value=MAX_COUNT,
             required=False,
             allow_null=True,
             default=None,
@@ -104,14 +107,21 @@ class IngestApi(APIView):
         )
         output_tokens = serializers.IntegerField(
             min_value=0,
+            max_value=MAX_COUNT,
             required=False,
             allow_null=True,
             default=None,
             help_text="including reasoning tokens",
         )
-        cache_read_tokens = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
-        cache_write_tokens = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
-        reasoning_tokens = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
+        cache_read_tokens = serializers.IntegerField(
+            min_value=0, max_value=MAX_COUNT, required=False, allow_null=True, default=None
+        )
+        cache_write_tokens = serializers.IntegerField(
+            min_value=0, max_value=MAX_COUNT, required=False, allow_null=True, default=None
+        )
+        reasoning_tokens = serializers.IntegerField(
+            min_value=0, max_value=MAX_COUNT, required=False, allow_null=True, default=None
+        )
         cost_usd = serializers.DecimalField(
             max_digits=20,
             decimal_places=10,
@@ -139,6 +149,12 @@ class IngestApi(APIView):
             end = data.get("end_time") or data["start_time"]
             if end < data["start_time"]:
                 raise serializers.ValidationError({"end_time": "is before start_time"})
+            # The limits of an OTLP span (attribute count, value length, nesting depth)
+            problems = {"attributes": otlp.attributes_problem(data["attributes"])} | {
+                name: otlp.value_problem(data[name]) for name in ("input", "output")
+            }
+            if any(problems.values()):
+                raise serializers.ValidationError({name: problem for name, problem in problems.items() if problem})
             return data
 
     class RunIn(serializers.Serializer[Any]):
@@ -224,7 +240,7 @@ def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 def _runs_without_spans(runs_: list[dict[str, Any]], spans: list[dict[str, Any]]) -> dict[str, list[str]]:
-    trace_ids = {s.get("trace_id") for s in spans}
+    trace_ids = {s.get("trace_id") for s in spans if isinstance(s.get("trace_id"), str)}  # unvalidated: any JSON
     return {
         f"runs[{i}].trace_id": ["no span of this batch has this trace_id"]
         for i, r in enumerate(runs_)

@@ -27,7 +27,13 @@ def raw_key_from_request(request: HttpRequest) -> str:
 
 
 def api_key_for_raw_key(raw_key: str) -> ApiKey | None:
-    """The active key matching `raw_key`, compared in constant time; None if missing or revoked."""
+    """The active key matching `raw_key`, compared in constant time; None if missing or revoked.
+
+    Only the SHA-256 of a key is stored. The row is found by the key's prefix, which is no secret
+    (the dashboard and the admin show it), so the time the lookup takes tells nothing about the
+    rest; the secret part is then checked by comparing hashes with hmac.compare_digest, whose time
+    does not depend on where two hashes differ.
+    """
     if not raw_key.startswith(keys.KEY_PREFIX):
         return None
     for candidate in ApiKey.objects.select_related("project__organization").filter(

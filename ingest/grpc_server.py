@@ -9,6 +9,8 @@ from typing import Any
 import grpc
 from django.db import close_old_connections
 from django.db.utils import InterfaceError, OperationalError
+from google.protobuf.duration_pb2 import Duration
+from google.rpc.error_details_pb2 import RetryInfo
 from opentelemetry.proto.collector.logs.v1 import (
     logs_service_pb2,
     logs_service_pb2_grpc,
@@ -18,7 +20,7 @@ from opentelemetry.proto.collector.trace.v1 import (
     trace_service_pb2_grpc,
 )
 
-from ingest import auth, otlp, services
+from ingest import auth, otlp, ratelimit, services
 from ingest.models import ApiKey
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,11 @@ def _api_key(context: grpc.ServicerContext) -> ApiKey:
             grpc.StatusCode.UNAUTHENTICATED,
             "missing or revoked API key: send authorization: Bearer <project key>",
         )
+    if (wait := ratelimit.hit(api_key)) is not None:  # type: ignore[arg-type]  # abort() raised if None
+        # OTel exporters retry RESOURCE_EXHAUSTED after the RetryInfo delay, like HTTP's Retry-After.
+        retry_info = RetryInfo(retry_delay=Duration(seconds=wait)).SerializeToString()
+        context.set_trailing_metadata([("google.rpc.retryinfo-bin", retry_info)])
+        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"{ratelimit.limit_message()}; retry in {wait} s")
     return api_key  # type: ignore[return-value]  # abort() raises
 
 

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from ingest import auth, health, otlp, services
+from ingest import auth, health, otlp, ratelimit, services
 from ingest.models import ApiKey, WorkerHeartbeat
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def _otlp(request: HttpRequest, store: Store, encode: Callable[..., bytes]) -> H
     """Authenticate, size-check, decode and store one OTLP export; answer in its encoding.
 
     A database outage at any step (the key lookup included) answers 503 with Retry-After,
-    which OTLP exporters retry, so nothing is lost.
+    which OTLP exporters retry, so nothing is lost; so does a key over its rate limit (429).
     """
     limit = settings.AGENTLEDGER_MAX_REQUEST_BYTES
     try:
@@ -59,6 +59,10 @@ def _otlp(request: HttpRequest, store: Store, encode: Callable[..., bytes]) -> H
                 401,
                 "missing or revoked API key: send Authorization: Bearer <project key>",
             )
+        if (wait := ratelimit.hit(api_key)) is not None:
+            response = _error(429, f"{ratelimit.limit_message()}; retry in {wait} s")
+            response["Retry-After"] = str(wait)
+            return response
         if int(request.headers.get("Content-Length") or 0) > limit:
             return _error(413, f"request body is over the {limit} byte limit")
         media = otlp.media_type(request.content_type or "")

@@ -36,3 +36,11 @@ def test_secret_key_from_a_file_and_defaults_load():
     assert load_settings(SECRET_KEY="k" * 50).returncode == 0
     result = load_settings(SECRET_KEY_FILE="/nonexistent/secret")
     assert "SECRET_KEY_FILE='/nonexistent/secret' cannot be read" in result.stderr
+
+
+def test_bad_cache_and_limit_values_name_the_variable():
+    result = load_settings(SECRET_KEY="k" * 50, CACHE_URL="memcached://cache:11211")
+    assert "CACHE_URL='memcached://cache:11211' is not a redis://" in result.stderr
+    result = load_settings(SECRET_KEY="k" * 50, AGENTLEDGER_KEY_RATE_LIMIT="-1")
+    assert "AGENTLEDGER_KEY_RATE_LIMIT=-1 must be 0 (off) or more" in result.stderr
+    assert load_settings(SECRET_KEY="k" * 50, CACHE_URL="redis://127.0.0.1:6379/5").returncode == 0

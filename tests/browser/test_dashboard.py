@@ -1,6 +1,9 @@
 """The dashboard in a real browser: Debian's headless Chromium driven by Playwright against a
 live server. Skipped (with the reason) where Chromium is not installed, unless
-AGENTLEDGER_REQUIRE_BROWSER is set, as `.ci/run` does: then a missing browser fails."""
+AGENTLEDGER_REQUIRE_BROWSER is set, as `.ci/run` does: then a missing browser fails.
+
+Conditions for wait_for_function are written as arrow functions: Playwright runs a bare
+expression through the page's eval, which the Content-Security-Policy forbids."""
 
 from __future__ import annotations
 
@@ -106,7 +109,7 @@ class DashboardInBrowserTests(BrowserTestCase):
         assert self.page.get_by_test_id("cost-total").inner_text() == "$5.40"  # 7 days
         self.page.get_by_role("link", name="Yesterday", exact=True).click()  # click 2
         self.page.wait_for_url("**since=yesterday**")
-        self.page.wait_for_function("document.querySelector('[data-testid=cost-total]').textContent === '$0.40'")
+        self.page.wait_for_function("() => document.querySelector('[data-testid=cost-total]').textContent === '$0.40'")
         assert "agent=planner" in self.page.url
 
     def test_grouping_the_explorer_swaps_the_table_without_a_full_reload(self):
@@ -138,10 +141,10 @@ class RunsInBrowserTests(BrowserTestCase):
         self.page.get_by_label("Agent").fill("writer")
         self.page.get_by_label("Agent").dispatch_event("change")  # htmx swaps the list in place
         self.page.wait_for_url("**agent=writer**")
-        self.page.wait_for_function("document.querySelectorAll('[data-testid=run-row]').length === 1")
+        self.page.wait_for_function("() => document.querySelectorAll('[data-testid=run-row]').length === 1")
         self.page.get_by_label("Agent").fill("planner")
         self.page.get_by_label("Agent").dispatch_event("change")
-        self.page.wait_for_function("document.querySelectorAll('[data-testid=run-row]').length === 2")
+        self.page.wait_for_function("() => document.querySelectorAll('[data-testid=run-row]').length === 2")
 
         self.page.get_by_test_id("run-row").filter(has_text="$0.40").get_by_role("link").first.click()
         self.page.wait_for_url("**/runs/*/")
