@@ -8,36 +8,16 @@ expression through the page's eval, which the Content-Security-Policy forbids.""
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
 from datetime import UTC, datetime, time, timedelta
 
-import pytest
-from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.utils import timezone
 
 from ingest import rollups
+from tests.browser.chromium import PASSWORD, ChromiumTestCase, require_chromium
 from tests.factories import make_project, make_user
 from tests.ingest.spans import agent_run, ingest
 
-CHROMIUM = os.environ.get("AGENTLEDGER_CHROMIUM", "/usr/bin/chromium")
-# Chromium's own phone-home connections are refused on closed networks; keep it quiet and fast.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PASSWORD = "correct horse battery staple"
-
-if not shutil.which(CHROMIUM) and not os.environ.get("AGENTLEDGER_REQUIRE_BROWSER"):
-    pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls made by the test
-# itself (fixtures, assertions) are still synchronous.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+require_chromium()
 
 
 def midnight(days_ago: int) -> datetime:
@@ -45,31 +25,12 @@ def midnight(days_ago: int) -> datetime:
     return datetime.combine(today - timedelta(days=days_ago), time.min, tzinfo=UTC)
 
 
-class BrowserTestCase(StaticLiveServerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        from playwright.sync_api import sync_playwright
-
-        cls.playwright = sync_playwright().start()
-        cls.browser = cls.playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.browser.close()
-        cls.playwright.stop()
-        super().tearDownClass()
-
+class BrowserTestCase(ChromiumTestCase):
     def setUp(self):
         self.project, _ = make_project("Acme agents", org_slug="acme")
         make_user("ann", organization=self.project.organization)
         self.seed()
-        self.context = self.browser.new_context(viewport={"width": 1280, "height": 900})
-        self.page = self.context.new_page()
-        self.page.set_default_timeout(10_000)
-
-    def tearDown(self):
-        self.context.close()
+        self.open_page()
 
     def seed(self):
         y = midnight(1)

@@ -4,57 +4,26 @@ without a page reload. Skipped where Chromium is not installed, as tests/browser
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import UTC, datetime, timedelta
-
-import pytest
-from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 
 from ingest import rollups
 from ingest.models import Membership
 from scores.models import Score
+from tests.browser.chromium import PASSWORD, ChromiumTestCase, require_chromium
 from tests.factories import make_project, make_user
 from tests.ingest.spans import agent_run, ingest
 
-CHROMIUM = os.environ.get("AGENTLEDGER_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]  # fmt: skip
-PASSWORD = "correct horse battery staple"
-
-if not shutil.which(CHROMIUM) and not os.environ.get("AGENTLEDGER_REQUIRE_BROWSER"):
-    pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
-
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+require_chromium()
 
 
-class AnnotationInBrowserTests(StaticLiveServerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        from playwright.sync_api import sync_playwright
-
-        cls.playwright = sync_playwright().start()
-        cls.browser = cls.playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.browser.close()
-        cls.playwright.stop()
-        super().tearDownClass()
-
+class AnnotationInBrowserTests(ChromiumTestCase):
     def setUp(self):
         self.project, _ = make_project("Acme agents", org_slug="acme")
         make_user("erin", organization=self.project.organization, role=Membership.Role.EDITOR)
         items = agent_run(datetime.now(UTC) - timedelta(minutes=5), agent="support-bot")
         ingest(self.project, items)
         self.trace_id = items[0][0].trace_id
-        self.context = self.browser.new_context(viewport={"width": 1280, "height": 900})
-        self.page = self.context.new_page()
-        self.page.set_default_timeout(10_000)
-
-    def tearDown(self):
-        self.context.close()
+        self.open_page()
 
     def test_thumbs_down_with_a_comment_appears_on_the_run_without_a_reload(self):
         page = self.page

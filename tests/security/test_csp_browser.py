@@ -6,19 +6,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import shutil
 
-import pytest
 from django.contrib.auth.models import User
 
-from tests.browser.test_dashboard import CHROMIUM, PASSWORD
-
-if not shutil.which(CHROMIUM) and not os.environ.get("AGENTLEDGER_REQUIRE_BROWSER"):
-    pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
-
 from budgets.models import Budget
+from tests.browser.chromium import PASSWORD, require_chromium
 from tests.browser.test_dashboard import BrowserTestCase
+
+require_chromium()
 
 # Recorded from the first script of every page, before any of ours runs.
 RECORD_VIOLATIONS = """

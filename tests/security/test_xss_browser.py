@@ -5,50 +5,19 @@ where Chromium is missing, unless AGENTLEDGER_REQUIRE_BROWSER is set."""
 
 from __future__ import annotations
 
-import os
-import shutil
-
-import pytest
 from django.conf import settings
-from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.test import Client
 
 from ingest import rollups
+from tests.browser.chromium import ChromiumTestCase, require_chromium
 from tests.factories import make_project, make_user
 from tests.security import hostile
 from tests.security.test_xss import LLM, PAYLOAD, TEXT, TOOL, TRACE_ID
 
-CHROMIUM = os.environ.get("AGENTLEDGER_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-if not shutil.which(CHROMIUM) and not os.environ.get("AGENTLEDGER_REQUIRE_BROWSER"):
-    pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
-
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+require_chromium()
 
 
-class HostileRunInBrowserTests(StaticLiveServerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        from playwright.sync_api import sync_playwright
-
-        cls.playwright = sync_playwright().start()
-        cls.browser = cls.playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.browser.close()
-        cls.playwright.stop()
-        super().tearDownClass()
-
+class HostileRunInBrowserTests(ChromiumTestCase):
     def setUp(self):
         project, key = make_project("Acme agents", org_slug="acme")
         user = make_user("ann", organization=project.organization)
@@ -66,7 +35,7 @@ class HostileRunInBrowserTests(StaticLiveServerTestCase):
             assert response.status_code == 200, response.content
         rollups.rollup_until_current()
         client.force_login(user)  # the browser takes this session: no dependence on the sign-in page
-        self.context = self.browser.new_context(viewport={"width": 1280, "height": 900})
+        self.open_page()
         self.context.add_cookies(
             [
                 {
@@ -76,14 +45,9 @@ class HostileRunInBrowserTests(StaticLiveServerTestCase):
                 }
             ]
         )
-        self.page = self.context.new_page()
-        self.page.set_default_timeout(10_000)
         self.dialogs: list[str] = []
         self.page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
         self.base = f"{self.live_server_url}/p/acme/acme-agents"
-
-    def tearDown(self):
-        self.context.close()
 
     def test_opening_the_run_and_its_spans_runs_no_payload(self):
         self.page.goto(f"{self.base}/runs/{TRACE_ID}/?span={LLM}")
