@@ -142,3 +142,12 @@ class DebugPageTests(TestCase):
         assert missing.status_code == 404
         assert "Content-Security-Policy" not in missing
         assert "Content-Security-Policy" in page
+
+
+class NulParameterTests(TestCase):
+    def test_a_nul_in_a_query_parameter_is_a_clear_400_not_a_server_error(self):
+        _, key = make_project()
+        api = self.client.get("/api/v1/budgets/check", {"agent": "\x00"}, HTTP_AUTHORIZATION=f"Bearer {key}")
+        assert api.status_code == 400 and "NUL" in api.json()["error"]
+        page = self.client.get("/p/acme/acme-agents/runs/", {"agent": "bot\x00"})
+        assert page.status_code == 400
