@@ -123,5 +123,18 @@ def cost_csv(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
     for row in explored["rows"]:
         latency = row["latency_ms"]
         values = [row["group"], *(row[f] for f in selectors.ROW_FIELDS), latency["p50"], latency["p95"], latency["p99"]]
-        writer.writerow(["" if v is None else v for v in values])
+        writer.writerow([spreadsheet_safe(v) for v in values])
     return response
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A cell a spreadsheet shows as text: agent, model and user names come from span attributes, so
+    one named `=HYPERLINK(...)` would run as a formula when the CSV is opened (OWASP CSV injection)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
-from tests.dashboard.test_overview import DashboardTestCase
+from ingest import rollups
+from tests.dashboard.test_overview import DashboardTestCase, midnight
+from tests.ingest.spans import agent_run, ingest
 
 
 class CostExplorerTests(DashboardTestCase):
@@ -88,3 +91,14 @@ class CostExplorerTests(DashboardTestCase):
         self.client.get(self.url)  # the first visit records the last project opened
         with self.assertNumQueries(8):
             self.client.get(self.url, {"since": "30d", "group_by": "model"})
+
+
+class CostCsvInjectionTests(DashboardTestCase):
+    def test_names_that_look_like_formulas_are_exported_as_text(self):
+        y = midnight(1)
+        for agent in ('=HYPERLINK("https://evil.example","click")', "+1+1", "@SUM(A1)", "-2+3", "planner"):
+            ingest(self.project, agent_run(y + timedelta(hours=2), agent=agent, calls=[("gpt-4o", "0.10", 1.0)]))
+        rollups.rollup_until_current()
+        response = self.client.get("/p/acme/acme-agents/cost.csv", {"since": "yesterday"})
+        groups = {row["group"] for row in csv.DictReader(io.StringIO(response.content.decode()))}
+        assert groups == {'\'=HYPERLINK("https://evil.example","click")', "'+1+1", "'@SUM(A1)", "'-2+3", "planner"}

@@ -32,7 +32,7 @@ class Received:
 
 
 class FakeSlack:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.received: list[Received] = []
         self.answers: deque[Answer] = deque()
         self.default = Answer()
@@ -58,7 +58,7 @@ class FakeSlack:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
 
     def url(self, path: str = "/services/T000/B000/XXXXsecret") -> str:
@@ -70,8 +70,9 @@ class FakeSlack:
 
 
 @contextmanager
-def fake_slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack()
+def fake_slack(port: int = 0) -> Iterator[FakeSlack]:
+    """The stand-in, serving until the block ends (on `port`, to come back where it went down)."""
+    fake = FakeSlack(port)
     thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
     thread.start()
     try:
