@@ -106,6 +106,8 @@ def build_run(rng, project, api_key, start, agents, users):
 
 
 def load(project, api_key, n_spans, days, agents, users, rng) -> float:
+    from django.db import connection
+
     from ingest.models import Run, Span
 
     now = datetime.now(UTC)
@@ -117,10 +119,36 @@ def load(project, api_key, n_spans, days, agents, users, rng) -> float:
         spans += run_spans
         runs.append(run)
         if len(spans) >= 20_000 or i == n_spans // SPANS_PER_RUN - 1:
-            Span.objects.bulk_create(spans, batch_size=2000)
-            Run.objects.bulk_create(runs, batch_size=2000)
+            if connection.vendor == "postgresql":
+                copy_objects(Span, spans)
+                copy_objects(Run, runs)
+            else:
+                Span.objects.bulk_create(spans, batch_size=2000)
+                Run.objects.bulk_create(runs, batch_size=2000)
             spans, runs = [], []
     return time.perf_counter() - started
+
+
+def copy_objects(model, objs) -> None:
+    """Insert unsaved instances with PostgreSQL's COPY: bulk_create's SQL building made loading
+    10M spans Python-bound at ~2k rows/s; COPY of the same instances is ~20x faster."""
+    from django.db import connection
+    from psycopg.types.json import Jsonb
+
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    now = datetime.now(UTC)
+    stamped = {f.attname for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)}
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    names = [f.attname for f in fields]
+    with connection.cursor() as cursor, cursor.connection.cursor().copy(
+        f'COPY "{model._meta.db_table}" ({columns}) FROM STDIN'
+    ) as copy:
+        for obj in objs:
+            row = []
+            for name in names:
+                value = now if name in stamped else getattr(obj, name)
+                row.append(Jsonb(value) if isinstance(value, dict | list) else value)
+            copy.write_row(row)
 
 
 def new_spans(rng, n_spans, agents, users):
