@@ -243,6 +243,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["ingest.ratelimit.ProjectKeyThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "config.api_errors.exception_handler",  # a database outage is a 503
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "AgentLedger API",

@@ -6,8 +6,11 @@ touches the suite's database; the web server is gunicorn with two workers, as in
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
@@ -30,6 +33,18 @@ def stored_totals(database_url: str) -> tuple[int, int, int, int, int]:
             "SELECT count(*), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0) FROM ingest_run"
         ).fetchone()
     return spans, distinct, runs, tokens_in, tokens_out
+
+
+def rest_call(url: str, key: str, path: str) -> tuple[int, str, str]:
+    """(status, Retry-After, detail) of a JSON API call: a POST of one span, or a GET."""
+    span = {"trace_id": "rest-1", "span_id": "a", "name": "x", "start_time": "2026-11-01T00:00:00Z"}
+    data = json.dumps({"spans": [span]}).encode() if path.endswith("ingest") else None
+    request = urllib.request.Request(f"{url}{path}", data=data, headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, "", ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Retry-After", ""), json.loads(exc.read()).get("detail", "")
 
 
 def test_a_postgres_crash_during_intake_loses_and_doubles_nothing(tmp_path):
@@ -59,6 +74,7 @@ def test_a_postgres_crash_during_intake_loses_and_doubles_nothing(tmp_path):
                 futures = [pool.submit(client) for _ in range(CLIENTS)]
                 assert first_third_stored.wait(120), "intake never got going"
                 postgres.stop("immediate")  # a crash: no checkpoint, recovery replays the WAL
+                outage_answers = [rest_call(url, key, path) for path in ("/api/v1/ingest", "/api/v1/runs")]
                 time.sleep(3)  # clients keep sending into the outage
                 postgres.start()
                 deliveries = [d for f in futures for d in f.result()]
@@ -74,3 +90,4 @@ def test_a_postgres_crash_during_intake_loses_and_doubles_nothing(tmp_path):
         assert tokens_in == runs * LLM_CALLS_PER_RUN * INPUT_TOKENS  # no run counted a call twice
         assert tokens_out == runs * LLM_CALLS_PER_RUN * OUTPUT_TOKENS
         assert 503 in statuses, "no request met the outage"
+        assert outage_answers == [(503, "5", "database unavailable, retry later")] * 2

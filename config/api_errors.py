@@ -1,0 +1,21 @@
+"""The REST API's exception handler: DRF's, plus a database outage answered like intake answers it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import InterfaceError, OperationalError
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+RETRY_AFTER_SECONDS = "5"
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """503 with Retry-After when the database is unreachable (clients and exporters retry those),
+    instead of a 500 that reads like a bug and that REST clients give up on."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        response = Response({"detail": "database unavailable, retry later"}, status=503)
+        response["Retry-After"] = RETRY_AFTER_SECONDS
+        return response
+    return drf_exception_handler(exc, context)
