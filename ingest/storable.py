@@ -23,6 +23,8 @@ def text(value: Any, limit: int = 0) -> str:
 
 
 def json_value(value: Any, _depth: int = 0) -> Any:
+    if type(value) is str:  # most values: the fast path of the hot loop
+        return value.replace("\x00", "") if "\x00" in value else value
     if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, str):
