@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.replies import reply
+
 PASS = '{"verdict": "pass", "reason": "answered the question with the order status"}'
 
 
@@ -79,14 +81,7 @@ class FakeJudge:
                     answer = Answer(404, '{"error": {"message": "no route"}}')
                 if answer is None:
                     answer = Answer(200, json.dumps(fake.completion(received)))
-                payload = answer.body.encode()
-                self.send_response(answer.status)
-                for name, value in answer.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                reply(self, answer.status, answer.body.encode(), "application/json", answer.headers)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -50,6 +50,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from tests.fakes.replies import reply
+
 JSON = dict[str, Any]
 
 CREATED = 1_767_225_600  # 2026-01-01T00:00:00Z: fixed so replies are byte-stable.
@@ -739,12 +741,7 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             self._send_json(HTTPStatus.OK, payload)
 
         def _send_json(self, status: int, payload: JSON) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            reply(self, status, json.dumps(payload).encode(), "application/json")
 
         def _send_sse(self, events: Iterator[tuple[str | None, JSON]], *, done: bool = True) -> None:
             lines = []
@@ -755,11 +752,6 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             if done:
                 lines.append("data: [DONE]\n\n")
             data = "".join(lines).encode()
-            self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-            self.send_header("Cache-Control", "no-cache")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            reply(self, HTTPStatus.OK, data, "text/event-stream; charset=utf-8", {"Cache-Control": "no-cache"})
 
     return Handler

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.replies import reply
+
 
 @dataclass
 class Answer:
@@ -46,14 +48,7 @@ class FakeSlack:
                 with fake._lock:
                     fake.received.append(Received(self.path, dict(self.headers.items()), body))
                     answer = fake.answers.popleft() if fake.answers else fake.default
-                payload = answer.body.encode()
-                self.send_response(answer.status)
-                for name, value in answer.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                reply(self, answer.status, answer.body.encode(), "text/plain", answer.headers)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
