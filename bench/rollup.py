@@ -140,9 +140,10 @@ def copy_objects(model, objs) -> None:
     stamped = {f.attname for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)}
     columns = ", ".join(f'"{f.column}"' for f in fields)
     names = [f.attname for f in fields]
-    with connection.cursor() as cursor, cursor.connection.cursor().copy(
-        f'COPY "{model._meta.db_table}" ({columns}) FROM STDIN'
-    ) as copy:
+    with (
+        connection.cursor() as cursor,
+        cursor.connection.cursor().copy(f'COPY "{model._meta.db_table}" ({columns}) FROM STDIN') as copy,
+    ):
         for obj in objs:
             row = []
             for name in names:
