@@ -18,34 +18,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.fakes.replies import reply
+from tests.fakes import replies
+from tests.fakes.replies import Answer, reply
 
 PASS = '{"verdict": "pass", "reason": "answered the question with the order status"}'
 
 
-@dataclass
-class Answer:
-    """An HTTP answer other than the chat completion: a status, a raw body, headers."""
-
-    status: int
-    body: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
+class Received(replies.Received):
     @property
     def prompt(self) -> str:
         """The user message: the rendered rubric."""

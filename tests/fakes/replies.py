@@ -1,8 +1,34 @@
-"""The one way our stand-in servers answer: status, headers, a body with its length."""
+"""What our stand-in servers share: the answer a test queues, the request they record, and the
+one way they reply (status, headers, a body with its length)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+
+@dataclass
+class Answer:
+    """An HTTP answer a test queues: a status, a raw body, headers."""
+
+    status: int
+    body: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Received:
+    """A request the stand-in got."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
 def reply(handler: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:  # fmt: skip

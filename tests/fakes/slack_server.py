@@ -3,41 +3,21 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.fakes.replies import reply
-
-
-@dataclass
-class Answer:
-    status: int = 200
-    body: str = "ok"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
+from tests.fakes.replies import Answer, Received, reply
 
 
 class FakeSlack:
     def __init__(self, port: int = 0) -> None:
         self.received: list[Received] = []
         self.answers: deque[Answer] = deque()
-        self.default = Answer()
+        self.default = Answer(200, "ok")
         self._lock = threading.Lock()
         fake = self
 
