@@ -442,9 +442,27 @@ class UserRollup(RunMeasures):
         return f"{self.bucket:%Y-%m-%d %H}:00 {self.user_id} {self.agent_name}"
 
 
-class LlmCallRollup(models.Model):
-    """LLM calls of the runs that started in the bucket, per agent, model, provider and API key.
-    Tokens and cost are those of the spans that count in run totals (Span.counts_usage)."""
+class CallMeasures(models.Model):
+    """What the LLM call rollups measure. Tokens and cost are those of the spans that count in
+    run totals (Span.counts_usage)."""
+
+    calls = models.PositiveIntegerField(default=0)
+    failed_calls = models.PositiveIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, default=0)
+    unpriced_calls = models.PositiveIntegerField(default=0)
+    duration_sketch = models.BinaryField()  # call durations in ms
+
+    class Meta:
+        abstract = True
+
+
+class LlmCallRollup(CallMeasures):
+    """LLM calls of the runs that started in the bucket, per agent, model, provider and API key."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     period = models.CharField(max_length=4, choices=Period.choices)
@@ -460,16 +478,6 @@ class LlmCallRollup(models.Model):
         related_name="+",
         db_index=False,
     )
-    calls = models.PositiveIntegerField(default=0)
-    failed_calls = models.PositiveIntegerField(default=0)
-    input_tokens = models.BigIntegerField(default=0)
-    output_tokens = models.BigIntegerField(default=0)
-    cache_read_tokens = models.BigIntegerField(default=0)
-    cache_write_tokens = models.BigIntegerField(default=0)
-    reasoning_tokens = models.BigIntegerField(default=0)
-    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, default=0)
-    unpriced_calls = models.PositiveIntegerField(default=0)
-    duration_sketch = models.BinaryField()  # call durations in ms
 
     class Meta:
         constraints = [
@@ -491,7 +499,18 @@ class LlmCallRollup(models.Model):
         return f"{self.bucket:%Y-%m-%d %H}:00 {self.model}"
 
 
-class ToolCallRollup(models.Model):
+class ToolMeasures(models.Model):
+    """What the tool call rollups measure."""
+
+    calls = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    duration_sketch = models.BinaryField()  # tool call durations in ms
+
+    class Meta:
+        abstract = True
+
+
+class ToolCallRollup(ToolMeasures):
     """Tool calls of the runs that started in the bucket, per agent and tool."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
@@ -499,9 +518,6 @@ class ToolCallRollup(models.Model):
     bucket = models.DateTimeField()
     agent_name = models.CharField(max_length=200, blank=True)
     tool_name = models.CharField(max_length=200, blank=True)
-    calls = models.PositiveIntegerField(default=0)
-    errors = models.PositiveIntegerField(default=0)
-    duration_sketch = models.BinaryField()  # tool call durations in ms
 
     class Meta:
         constraints = [
@@ -509,6 +525,44 @@ class ToolCallRollup(models.Model):
                 fields=["project", "period", "bucket", "agent_name", "tool_name"],
                 name="one_tool_call_rollup_row",
             )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H}:00 {self.tool_name}"
+
+
+class ModelRollup(CallMeasures):
+    """LlmCallRollup summed over agents and API keys: the by-model and by-provider views read a
+    row per model instead of one per model, agent and key (20x fewer sketches to merge)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=4, choices=Period.choices)
+    bucket = models.DateTimeField()
+    model = models.CharField(max_length=200, blank=True)
+    provider = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "period", "bucket", "model", "provider"], name="one_model_rollup_row"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H}:00 {self.model}"
+
+
+class ToolRollup(ToolMeasures):
+    """ToolCallRollup summed over agents, for the by-tool views."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=4, choices=Period.choices)
+    bucket = models.DateTimeField()
+    tool_name = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "period", "bucket", "tool_name"], name="one_tool_rollup_row")
         ]
 
     def __str__(self) -> str:

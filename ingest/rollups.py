@@ -1,9 +1,11 @@
 """Services: hourly and daily rollups of runs, LLM calls and tool calls (Zulip-style).
 
-Four tables, each with hour rows and UTC-day rows: RunRollup (agent, API key, status),
+Six tables, each with hour rows and UTC-day rows: RunRollup (agent, API key, status),
 UserRollup (user, agent: the one high-cardinality dimension kept apart so the other tables stay
-small), LlmCallRollup (agent, model, provider, API key) and ToolCallRollup (agent, tool). Each row
-carries sums and a mergeable duration sketch (ingest/sketches.py).
+small), LlmCallRollup (agent, model, provider, API key), ToolCallRollup (agent, tool), and two
+coarser copies for the views that slice by model or tool alone, ModelRollup (model, provider)
+and ToolRollup (tool), summed from the finer rows of the same hour. Each row carries sums and a
+mergeable duration sketch (ingest/sketches.py).
 
 A bucket is recomputed from its source, never incremented: `rollup_hour` deletes the hour's rows
 and inserts them again from the runs that started in the hour (and those runs' spans), in one
@@ -39,9 +41,10 @@ from django.db.models import BigIntegerField, Case, Count, DecimalField, F, Q, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from ingest import runs, signals, sketches, storable, timeranges
+from ingest import copying, runs, signals, sketches, storable, timeranges
 from ingest.models import (
     LlmCallRollup,
+    ModelRollup,
     Period,
     Project,
     RollupDirty,
@@ -49,6 +52,7 @@ from ingest.models import (
     RunRollup,
     Span,
     ToolCallRollup,
+    ToolRollup,
     UserRollup,
 )
 from ingest.telemetry import SpanKind
@@ -59,8 +63,16 @@ CLAIM_TIMEOUT = timedelta(minutes=10)  # longer than CELERY_TASK_TIME_LIMIT
 PASS_SECONDS = 240  # a beat pass claims no new bucket after this (under the soft time limit)
 HOUR, DAY = timeranges.HOUR, timeranges.DAY
 
-RollupModel = type[RunRollup] | type[UserRollup] | type[LlmCallRollup] | type[ToolCallRollup]
-TABLES: tuple[RollupModel, ...] = (RunRollup, UserRollup, LlmCallRollup, ToolCallRollup)
+RollupModel = (
+    type[RunRollup]
+    | type[UserRollup]
+    | type[LlmCallRollup]
+    | type[ToolCallRollup]
+    | type[ModelRollup]
+    | type[ToolRollup]
+)
+Row = dict[str, Any]  # a rollup row to insert: column attname -> value
+TABLES: tuple[RollupModel, ...] = (RunRollup, UserRollup, LlmCallRollup, ToolCallRollup, ModelRollup, ToolRollup)
 TOKENS = (
     "input_tokens",
     "output_tokens",
@@ -80,15 +92,16 @@ RUN_MEASURES = (
     "unpriced_calls",
 )
 # Per table: the dimensions of a row, and the measures a day sums from its hours.
+CALL_MEASURES = ("calls", "failed_calls", *TOKENS, "cost_usd", "unpriced_calls")
 SHAPES: dict[RollupModel, tuple[tuple[str, ...], tuple[str, ...]]] = {
     RunRollup: (("agent_name", "api_key_id", "status"), RUN_MEASURES),
     UserRollup: (("user_id", "agent_name"), RUN_MEASURES),
-    LlmCallRollup: (
-        ("agent_name", "model", "provider", "api_key_id"),
-        ("calls", "failed_calls", *TOKENS, "cost_usd", "unpriced_calls"),
-    ),
+    LlmCallRollup: (("agent_name", "model", "provider", "api_key_id"), CALL_MEASURES),
     ToolCallRollup: (("agent_name", "tool_name"), ("calls", "errors")),
+    ModelRollup: (("model", "provider"), CALL_MEASURES),
+    ToolRollup: (("tool_name",), ("calls", "errors")),
 }
+COARSER: dict[RollupModel, RollupModel] = {ModelRollup: LlmCallRollup, ToolRollup: ToolCallRollup}
 
 
 class RollupFailed(Exception):
@@ -263,27 +276,31 @@ def _try_lock(project_id: int, period: str, bucket: datetime) -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def _replace(project: Project, period: str, bucket: datetime, rows: dict[RollupModel, list[Any]]) -> None:
+def _replace(project: Project, period: str, bucket: datetime, rows: dict[RollupModel, list[Row]]) -> None:
     for model in TABLES:
         model.objects.filter(project=project, period=period, bucket=bucket).delete()
-    for model in TABLES:
         _insert(model, rows[model])
 
 
-def _insert(model: RollupModel, objs: list[Any]) -> None:
-    """bulk_create without its one giant multi-row INSERT: on PostgreSQL, psycopg's client-side
-    parsing of that statement cost more than everything else in a busy hour's recompute, where
-    one prepared single-row INSERT through executemany (pipelined) costs a small fraction."""
-    if not objs:
+def _insert(model: RollupModel, rows: list[Row]) -> None:
+    """On PostgreSQL a COPY (this bucket's rows were just deleted under its lock, so nothing
+    conflicts): Django's per-field preparation was half of a busy hour's recompute. Elsewhere
+    one prepared INSERT through executemany."""
+    if not rows:
         return
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    fitted = [f for f in fields if isinstance(f, DecimalField | BigIntegerField)]
+    for row in rows:
+        for f in fitted:
+            row[f.attname] = _fit(f, row[f.attname])
+    if connection.vendor == "postgresql":
+        copying.copy_rows(model, rows)
+        return
     quote = connection.ops.quote_name
     sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608  (names from the model, values bound)
-        quote(model._meta.db_table),
-        ", ".join(quote(f.attname if f.column is None else f.column) for f in fields),
-        ", ".join(["%s"] * len(fields)),
+        quote(model._meta.db_table), copying.columns(model), ", ".join(["%s"] * len(fields))
     )
-    params = [[f.get_db_prep_save(_fit(f, getattr(obj, f.attname)), connection) for f in fields] for obj in objs]
+    params = [[f.get_db_prep_save(row[f.attname], connection) for f in fields] for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
@@ -322,9 +339,9 @@ def _sums(queryset: QuerySet[Any], dims: tuple[str, ...], **aggregates: Any) -> 
     return [{key.removeprefix("agg_"): value for key, value in row.items()} for row in rows]
 
 
-def _hour_rows(project: Project, hour: datetime) -> dict[RollupModel, list[Any]]:
+def _hour_rows(project: Project, hour: datetime) -> dict[RollupModel, list[Row]]:
     hour_runs = Run.objects.filter(project=project, start_time__gte=hour, start_time__lt=hour + HOUR)
-    base = {"project": project, "period": Period.HOUR, "bucket": hour}
+    base = {"project_id": project.pk, "period": Period.HOUR, "bucket": hour}
     # One pass over the hour's runs: their durations for the sketches, their dimensions for the
     # LLM and tool rows of their spans.
     durations: dict[RollupModel, dict[tuple[Any, ...], list[float]]] = {
@@ -338,7 +355,7 @@ def _hour_rows(project: Project, hour: datetime) -> dict[RollupModel, list[Any]]
         trace_dims[trace_id] = (agent, api_key_id)
         durations[RunRollup][(agent, api_key_id, status)].append(duration)
         durations[UserRollup][(user, agent)].append(duration)
-    rows: dict[RollupModel, list[Any]] = {}
+    rows: dict[RollupModel, list[Row]] = {}
     summed = {m: Sum(m) for m in RUN_MEASURES if m not in ("runs", "failed_runs")}
     for model in (RunRollup, UserRollup):
         dims = SHAPES[model][0]
@@ -352,33 +369,51 @@ def _hour_rows(project: Project, hour: datetime) -> dict[RollupModel, list[Any]]
         ):
             row["cost_usd"] = row["cost_usd"] or Decimal(0)
             sketch = _sketch(durations[model].get(tuple(row[d] for d in dims), []))
-            rows[model].append(model(**base, **row, duration_sketch=sketch))
+            rows[model].append({**base, **row, "duration_sketch": sketch})
     llm, tools = _call_totals(project, hour_runs, trace_dims)
     rows[LlmCallRollup] = [
-        LlmCallRollup(
+        {
             **base,
             **dict(zip(SHAPES[LlmCallRollup][0], key, strict=True)),
-            calls=t.calls,
-            failed_calls=t.failed,
+            "calls": t.calls,
+            "failed_calls": t.failed,
             **t.tokens,
-            cost_usd=t.cost,
-            unpriced_calls=t.unpriced,
-            duration_sketch=_sketch(t.durations),
-        )
+            "cost_usd": t.cost,
+            "unpriced_calls": t.unpriced,
+            "duration_sketch": _sketch(t.durations),
+        }
         for key, t in llm.items()
     ]
     rows[ToolCallRollup] = [
-        ToolCallRollup(
+        {
             **base,
-            agent_name=agent,
-            tool_name=tool,
-            calls=t.calls,
-            errors=t.failed,
-            duration_sketch=_sketch(t.durations),
-        )
+            "agent_name": agent,
+            "tool_name": tool,
+            "calls": t.calls,
+            "errors": t.failed,
+            "duration_sketch": _sketch(t.durations),
+        }
         for (agent, tool), t in tools.items()
     ]
+    for coarse, finer in COARSER.items():
+        rows[coarse] = _coarsen(coarse, rows[finer], base)
     return rows
+
+
+def _coarsen(model: RollupModel, finer: list[Row], base: Row) -> list[Row]:
+    """The finer table's rows summed over the dimensions `model` leaves out; sketches merged."""
+    dims, measures = SHAPES[model]
+    sums: dict[tuple[Any, ...], Row] = {}
+    for row in finer:
+        key = tuple(row[d] for d in dims)
+        total = sums.setdefault(key, dict.fromkeys(measures, 0))
+        for name in measures:
+            total[name] += row[name]
+    merged = sketches.merge_grouped((tuple(row[d] for d in dims), row["duration_sketch"]) for row in finer)
+    return [
+        {**base, **dict(zip(dims, key, strict=True)), **total, "duration_sketch": merged[key].to_bytes()}
+        for key, total in sums.items()
+    ]
 
 
 @dataclass(slots=True)
@@ -469,7 +504,7 @@ def _call_totals(
     return llm, tools
 
 
-def _day_rows(model: RollupModel, project: Project, day: datetime) -> list[Any]:
+def _day_rows(model: RollupModel, project: Project, day: datetime) -> list[Row]:
     dims, measures = SHAPES[model]
     hours = model.objects.filter(project=project, period=Period.HOUR, bucket__gte=day, bucket__lt=day + DAY)
     merged = sketches.merge_grouped(
@@ -477,16 +512,9 @@ def _day_rows(model: RollupModel, project: Project, day: datetime) -> list[Any]:
     )
     rows = []
     for row in _sums(hours, dims, **{m: Sum(m) for m in measures}):
-        key = tuple(row[d] for d in dims)
-        sketch = merged.get(key) or sketches.Sketch()
+        sketch = merged.get(tuple(row[d] for d in dims)) or sketches.Sketch()
         rows.append(
-            model(
-                project=project,
-                period=Period.DAY,
-                bucket=day,
-                **row,
-                duration_sketch=sketch.to_bytes(),
-            )
+            {"project_id": project.pk, "period": Period.DAY, "bucket": day, **row, "duration_sketch": sketch.to_bytes()}
         )
     return rows
 

@@ -20,12 +20,14 @@ from ingest.models import (
     LlmCallRollup,
     LogRecord,
     Membership,
+    ModelRollup,
     Period,
     Project,
     Run,
     RunRollup,
     Span,
     ToolCallRollup,
+    ToolRollup,
     UserRollup,
 )
 from ingest.timeranges import TimeRange
@@ -50,7 +52,14 @@ class Table:
     """A rollup table as the query API sees it."""
 
     name: str
-    model: type[RunRollup] | type[UserRollup] | type[LlmCallRollup] | type[ToolCallRollup]
+    model: (
+        type[RunRollup]
+        | type[UserRollup]
+        | type[LlmCallRollup]
+        | type[ToolCallRollup]
+        | type[ModelRollup]
+        | type[ToolRollup]
+    )
     dims: dict[str, str]  # query name -> column
     sums: dict[str, str]  # output field -> column summed
     latency_of: str
@@ -90,37 +99,40 @@ RUNS = Table(
     _RUN_METRICS,
 )
 USERS = Table("users", UserRollup, {"user": "user_id", "agent": "agent_name"}, _RUN_SUMS, "run", _RUN_METRICS)
+_CALL_SUMS = {
+    "llm_calls": "calls",
+    "failed_llm_calls": "failed_calls",
+    **_TOKEN_SUMS,
+    "cost_usd": "cost_usd",
+    "unpriced_calls": "unpriced_calls",
+}
+_CALL_METRICS = {
+    "cost": ("cost_usd",),
+    "errors": ("failed_calls",),
+    "tokens": ("input_tokens", "output_tokens"),
+}
 LLM_CALLS = Table(
     "llm_calls",
     LlmCallRollup,
-    {
-        "agent": "agent_name",
-        "model": "model",
-        "provider": "provider",
-        "api_key": "api_key_id",
-    },
-    {
-        "llm_calls": "calls",
-        "failed_llm_calls": "failed_calls",
-        **_TOKEN_SUMS,
-        "cost_usd": "cost_usd",
-        "unpriced_calls": "unpriced_calls",
-    },
+    {"agent": "agent_name", "model": "model", "provider": "provider", "api_key": "api_key_id"},
+    _CALL_SUMS,
     "llm_call",
-    {
-        "cost": ("cost_usd",),
-        "errors": ("failed_calls",),
-        "tokens": ("input_tokens", "output_tokens"),
-    },
+    _CALL_METRICS,
 )
+# The same calls summed over agents and keys: read when only model and provider are asked for.
+MODELS = Table(
+    "llm_calls", ModelRollup, {"model": "model", "provider": "provider"}, _CALL_SUMS, "llm_call", _CALL_METRICS
+)
+_TOOL_SUMS = {"tool_calls": "calls", "tool_errors": "errors"}
 TOOL_CALLS = Table(
     "tool_calls",
     ToolCallRollup,
     {"agent": "agent_name", "tool": "tool_name"},
-    {"tool_calls": "calls", "tool_errors": "errors"},
+    _TOOL_SUMS,
     "tool_call",
     {"errors": ("errors",)},
 )
+TOOLS = Table("tool_calls", ToolRollup, {"tool": "tool_name"}, _TOOL_SUMS, "tool_call", {"errors": ("errors",)})
 ROW_FIELDS = (
     "runs", "failed_runs", "llm_calls", "failed_llm_calls", "tool_calls", "tool_errors",
     "tool_error_rate", *_TOKEN_SUMS, "cost_usd", "unpriced_calls",
@@ -130,12 +142,13 @@ ROW_FIELDS = (
 def table_for(group_by: str | None, filters: dict[str, str]) -> Table:
     """The table that holds the dimensions asked for: tool calls when a tool is involved, LLM
     calls when a model or provider is, runs per user when a user is, else runs. Latency is then
-    tool, call or run duration. Other combinations are refused (QueryError)."""
-    asked = {group_by, *filters}
+    tool, call or run duration. Other combinations are refused (QueryError). When the coarser
+    per-model or per-tool table holds every dimension asked for, it is read instead."""
+    asked = {group_by, *filters} - {None}
     if "tool" in asked:
-        table = TOOL_CALLS
+        table = TOOLS if asked <= TOOLS.dims.keys() else TOOL_CALLS
     elif asked & {"model", "provider"}:
-        table = LLM_CALLS
+        table = MODELS if asked <= MODELS.dims.keys() else LLM_CALLS
     elif "user" in asked:
         table = USERS
     else:
@@ -569,7 +582,7 @@ def run_filter_choices(project: Project) -> dict[str, list[str]]:
         .order_by("agent_name")
     )
     models = (
-        LlmCallRollup.objects.filter(project=project, period=Period.DAY)
+        ModelRollup.objects.filter(project=project, period=Period.DAY)
         .exclude(model="")
         .values_list("model", flat=True)
         .distinct()
@@ -773,9 +786,9 @@ def tool_calls_series(
     tz: tzinfo | None = None,
 ) -> dict[str, Any]:
     """Tool calls per hour or local day, per tool: a timeseries() answer for the one tool
-    measure it does not offer (TOOL_CALLS has errors and latency, not calls)."""
+    measure it does not offer (TOOLS has errors and latency, not calls)."""
     tz = tz or project.tz
-    rows = _rows(project, TOOL_CALLS, {"tool": tool} if tool is not None else {}).filter(
+    rows = _rows(project, TOOLS, {"tool": tool} if tool is not None else {}).filter(
         period=Period.HOUR,
         bucket__gte=timeranges.floor_hour(span.since),
         bucket__lt=span.until,

@@ -10,12 +10,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import JSONField
 from django.utils import timezone
 from django.utils.text import slugify
-from psycopg.types.json import Jsonb
 
-from ingest import conventions, costs, keys, pricing, redaction, rollups, runs, signals, storable
+from ingest import conventions, copying, costs, keys, pricing, redaction, rollups, runs, signals, storable
 from ingest.conventions import messages
 from ingest.models import (
     ApiKey,
@@ -225,23 +223,12 @@ def _insert_spans(rows: list[Span]) -> None:
         Span.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
         return
     now = timezone.now()
-    fields = [f for f in Span._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
-    names = [f.attname for f in fields]
-    json_columns = [i for i, f in enumerate(fields) if isinstance(f, JSONField)]
+    for row in rows:
+        row.received_at = now
+    columns = copying.columns(Span)
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMP TABLE span_staging ON COMMIT DROP AS SELECT {columns} FROM ingest_span LIMIT 0")  # noqa: S608
-        with cursor.cursor.copy(f"COPY span_staging ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                row.received_at = now
-                # Values straight from the row (psycopg adapts str, int, bool, Decimal, aware
-                # datetimes); only JSON needs wrapping. Django's per-field get_db_prep_save
-                # cost more than the COPY itself.
-                values = [row.__dict__[name] for name in names]
-                for i in json_columns:
-                    if values[i] is not None:
-                        values[i] = Jsonb(values[i])
-                copy.write_row(values)
+        copying.copy_instances(Span, rows, table="span_staging")
         cursor.execute(f"INSERT INTO ingest_span ({columns}) SELECT {columns} FROM span_staging ON CONFLICT DO NOTHING")  # noqa: S608
         cursor.execute("DROP TABLE span_staging")
 

@@ -93,6 +93,10 @@ class SummaryTests(QueryApiTestCase):
             "claude-test": (1, "0.3"),
         }
         assert rows["claude-test"]["latency_ms"]["p50"] == pytest.approx(4000, rel=0.01)
+        for p in (50, 90, 99):  # calls of both agents in one sketch
+            assert rows["gpt-test"]["latency_ms"][f"p{p}"] == pytest.approx(
+                np.percentile([1000, 2000, 3000], p), rel=0.01
+            )
         assert rows["gpt-test"]["runs"] is None and rows["gpt-test"]["tool_calls"] is None
         by_provider = self.summary(group_by="provider", since="yesterday")["rows"]
         assert [(r["group"], r["llm_calls"], r["cost_usd"]) for r in by_provider] == [("openai", 4, "0.45")]

@@ -20,19 +20,21 @@ from config.celery import app as celery_app
 from ingest import retention, rollups, sketches
 from ingest.models import (
     LlmCallRollup,
+    ModelRollup,
     Period,
     RollupDirty,
     Run,
     RunRollup,
     Span,
     ToolCallRollup,
+    ToolRollup,
     UserRollup,
 )
 from tests.factories import make_project
 from tests.ingest.spans import agent_run, ingest, new_span_id, new_trace_id, span
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
-TABLES = (RunRollup, UserRollup, LlmCallRollup, ToolCallRollup)
+TABLES = (RunRollup, UserRollup, LlmCallRollup, ToolCallRollup, ModelRollup, ToolRollup)
 
 
 def snapshot(project):
@@ -58,9 +60,9 @@ def sketch_count(project, model, period=Period.HOUR):
     return sketches.merge(list(blobs)).count
 
 
-def die_on_tool_rows_insert(execute, sql, params, many, context):
-    """The database connection dies after the hour's rows were deleted and the run rows written."""
-    if sql.startswith('INSERT INTO "ingest_toolcallrollup"'):
+def die_on_tool_rows_delete(execute, sql, params, many, context):
+    """The database connection dies after the hour's run and LLM rows were replaced."""
+    if sql.startswith('DELETE FROM "ingest_toolcallrollup"'):
         raise OperationalError("server closed the connection unexpectedly")
     return execute(sql, params, many, context)
 
@@ -192,7 +194,7 @@ class RollupHourTests(TestCase):
             self.project,
             agent_run(T0 + timedelta(minutes=10), calls=[("gpt-test", "2.25", 1)], tools=[("search", True, 1)]),
         )
-        with connection.execute_wrapper(die_on_tool_rows_insert), pytest.raises(rollups.RollupFailed):
+        with connection.execute_wrapper(die_on_tool_rows_delete), pytest.raises(rollups.RollupFailed):
             rollups.rollup_pending()
         assert snapshot(self.project) == before, "the deletes and inserts were rolled back"
         dirty = RollupDirty.objects.get(project=self.project, period=Period.HOUR)
@@ -441,17 +443,19 @@ class IncrementalEqualsRebuildTests(HypothesisTestCase):
                 "tool_errors": expected["tool_errors"],
             }
             assert sketch_count(project, UserRollup, period) == expected["runs"]
-            llm = hour_totals(project, LlmCallRollup, "calls", "cost_usd", "input_tokens", period=period)
-            assert llm == {
-                "calls": expected["llm_calls"],
-                "cost_usd": expected["cost"],
-                "input_tokens": expected["input_tokens"],
-            }
-            tools = hour_totals(project, ToolCallRollup, "calls", "errors", period=period)
-            assert tools == {"calls": expected["tool_calls"], "errors": expected["tool_errors"]}
+            for model in (LlmCallRollup, ModelRollup):
+                llm = hour_totals(project, model, "calls", "cost_usd", "input_tokens", period=period)
+                assert llm == {
+                    "calls": expected["llm_calls"],
+                    "cost_usd": expected["cost"],
+                    "input_tokens": expected["input_tokens"],
+                }
+                assert sketch_count(project, model, period) == expected["llm_calls"]
+            for model in (ToolCallRollup, ToolRollup):
+                tools = hour_totals(project, model, "calls", "errors", period=period)
+                assert tools == {"calls": expected["tool_calls"], "errors": expected["tool_errors"]}
+                assert sketch_count(project, model, period) == expected["tool_calls"]
             assert sketch_count(project, RunRollup, period) == expected["runs"]
-            assert sketch_count(project, LlmCallRollup, period) == expected["llm_calls"]
-            assert sketch_count(project, ToolCallRollup, period) == expected["tool_calls"]
         by_hour = dict(
             RunRollup.objects.filter(project=project, period=Period.HOUR)
             .values("bucket")
