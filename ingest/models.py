@@ -567,3 +567,31 @@ class ToolRollup(ToolMeasures):
 
     def __str__(self) -> str:
         return f"{self.bucket:%Y-%m-%d %H}:00 {self.tool_name}"
+
+
+class UserTotalRollup(RunMeasures):
+    """UserRollup summed over agents, for the by-user views: a row per user and bucket."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=4, choices=Period.choices)
+    bucket = models.DateTimeField()
+    user_id = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "period", "bucket", "user_id"], name="one_user_total_rollup_row")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H}:00 {self.user_id}"
+
+
+RollupModel = (
+    type[RunRollup]
+    | type[UserRollup]
+    | type[LlmCallRollup]
+    | type[ToolCallRollup]
+    | type[UserTotalRollup]
+    | type[ModelRollup]
+    | type[ToolRollup]
+)

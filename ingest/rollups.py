@@ -1,10 +1,10 @@
 """Services: hourly and daily rollups of runs, LLM calls and tool calls (Zulip-style).
 
-Six tables, each with hour rows and UTC-day rows: RunRollup (agent, API key, status),
+Seven tables, each with hour rows and UTC-day rows: RunRollup (agent, API key, status),
 UserRollup (user, agent: the one high-cardinality dimension kept apart so the other tables stay
-small), LlmCallRollup (agent, model, provider, API key), ToolCallRollup (agent, tool), and two
-coarser copies for the views that slice by model or tool alone, ModelRollup (model, provider)
-and ToolRollup (tool), summed from the finer rows of the same hour. Each row carries sums and a
+small), LlmCallRollup (agent, model, provider, API key), ToolCallRollup (agent, tool), and three
+coarser copies for the views that slice by user, model or tool alone (UserTotalRollup,
+ModelRollup, ToolRollup), summed from the finer rows of the same hour. Each row carries sums and a
 mergeable duration sketch (ingest/sketches.py).
 
 A bucket is recomputed from its source, never incremented: `rollup_hour` deletes the hour's rows
@@ -48,12 +48,14 @@ from ingest.models import (
     Period,
     Project,
     RollupDirty,
+    RollupModel,
     Run,
     RunRollup,
     Span,
     ToolCallRollup,
     ToolRollup,
     UserRollup,
+    UserTotalRollup,
 )
 from ingest.telemetry import SpanKind
 
@@ -63,16 +65,16 @@ CLAIM_TIMEOUT = timedelta(minutes=10)  # longer than CELERY_TASK_TIME_LIMIT
 PASS_SECONDS = 240  # a beat pass claims no new bucket after this (under the soft time limit)
 HOUR, DAY = timeranges.HOUR, timeranges.DAY
 
-RollupModel = (
-    type[RunRollup]
-    | type[UserRollup]
-    | type[LlmCallRollup]
-    | type[ToolCallRollup]
-    | type[ModelRollup]
-    | type[ToolRollup]
-)
 Row = dict[str, Any]  # a rollup row to insert: column attname -> value
-TABLES: tuple[RollupModel, ...] = (RunRollup, UserRollup, LlmCallRollup, ToolCallRollup, ModelRollup, ToolRollup)
+TABLES: tuple[RollupModel, ...] = (
+    RunRollup,
+    UserRollup,
+    LlmCallRollup,
+    ToolCallRollup,
+    UserTotalRollup,
+    ModelRollup,
+    ToolRollup,
+)
 TOKENS = (
     "input_tokens",
     "output_tokens",
@@ -100,8 +102,13 @@ SHAPES: dict[RollupModel, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ToolCallRollup: (("agent_name", "tool_name"), ("calls", "errors")),
     ModelRollup: (("model", "provider"), CALL_MEASURES),
     ToolRollup: (("tool_name",), ("calls", "errors")),
+    UserTotalRollup: (("user_id",), RUN_MEASURES),
 }
-COARSER: dict[RollupModel, RollupModel] = {ModelRollup: LlmCallRollup, ToolRollup: ToolCallRollup}
+COARSER: dict[RollupModel, RollupModel] = {
+    UserTotalRollup: UserRollup,
+    ModelRollup: LlmCallRollup,
+    ToolRollup: ToolCallRollup,
+}
 
 
 class RollupFailed(Exception):

@@ -23,12 +23,14 @@ from ingest.models import (
     ModelRollup,
     Period,
     Project,
+    RollupModel,
     Run,
     RunRollup,
     Span,
     ToolCallRollup,
     ToolRollup,
     UserRollup,
+    UserTotalRollup,
 )
 from ingest.timeranges import TimeRange
 
@@ -52,14 +54,7 @@ class Table:
     """A rollup table as the query API sees it."""
 
     name: str
-    model: (
-        type[RunRollup]
-        | type[UserRollup]
-        | type[LlmCallRollup]
-        | type[ToolCallRollup]
-        | type[ModelRollup]
-        | type[ToolRollup]
-    )
+    model: RollupModel
     dims: dict[str, str]  # query name -> column
     sums: dict[str, str]  # output field -> column summed
     latency_of: str
@@ -99,6 +94,8 @@ RUNS = Table(
     _RUN_METRICS,
 )
 USERS = Table("users", UserRollup, {"user": "user_id", "agent": "agent_name"}, _RUN_SUMS, "run", _RUN_METRICS)
+# The same runs summed over agents: read when the user is the only dimension asked for.
+USER_TOTALS = Table("users", UserTotalRollup, {"user": "user_id"}, _RUN_SUMS, "run", _RUN_METRICS)
 _CALL_SUMS = {
     "llm_calls": "calls",
     "failed_llm_calls": "failed_calls",
@@ -143,14 +140,14 @@ def table_for(group_by: str | None, filters: dict[str, str]) -> Table:
     """The table that holds the dimensions asked for: tool calls when a tool is involved, LLM
     calls when a model or provider is, runs per user when a user is, else runs. Latency is then
     tool, call or run duration. Other combinations are refused (QueryError). When the coarser
-    per-model or per-tool table holds every dimension asked for, it is read instead."""
+    per-user, per-model or per-tool table holds every dimension asked for, it is read instead."""
     asked = {group_by, *filters} - {None}
     if "tool" in asked:
         table = TOOLS if asked <= TOOLS.dims.keys() else TOOL_CALLS
     elif asked & {"model", "provider"}:
         table = MODELS if asked <= MODELS.dims.keys() else LLM_CALLS
     elif "user" in asked:
-        table = USERS
+        table = USER_TOTALS if asked <= USER_TOTALS.dims.keys() else USERS
     else:
         table = RUNS
     if group_by is not None and group_by not in table.dims:

@@ -1,21 +1,5 @@
-import uuid
-
 import django.db.models.deletion
 from django.db import migrations, models
-
-
-def mark_rolled_up_hours_dirty(apps, schema_editor):
-    """The new tables are filled by recomputing every hour that has rollups: the beat job does it
-    in the background after the upgrade (newest hours first), `manage.py rollup` at once."""
-    RollupDirty = apps.get_model("ingest", "RollupDirty")
-    RunRollup = apps.get_model("ingest", "RunRollup")
-    token = uuid.uuid4().hex
-    hours = RunRollup.objects.filter(period="hour").values_list("project_id", "bucket").order_by().distinct()
-    RollupDirty.objects.bulk_create(
-        [RollupDirty(project_id=project_id, period="hour", bucket=bucket, token=token) for project_id, bucket in hours],
-        batch_size=1000,
-        ignore_conflicts=True,
-    )
 
 
 class Migration(migrations.Migration):
@@ -65,5 +49,4 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('project', 'period', 'bucket', 'tool_name'), name='one_tool_rollup_row')],
             },
         ),
-        migrations.RunPython(mark_rolled_up_hours_dirty, migrations.RunPython.noop),
     ]

@@ -124,8 +124,12 @@ class SummaryTests(QueryApiTestCase):
         self.seed_yesterday()
         status = {r["group"]: r["runs"] for r in self.summary(group_by="status", since="yesterday")["rows"]}
         assert status == {"ok": 2, "error": 1}
-        users = {r["group"]: r["cost_usd"] for r in self.summary(group_by="user", since="yesterday")["rows"]}
-        assert users == {"u-1": "0.4", "u-2": "0.05"}
+        users = {r["group"]: r for r in self.summary(group_by="user", since="yesterday")["rows"]}
+        assert {u: r["cost_usd"] for u, r in users.items()} == {"u-1": "0.4", "u-2": "0.05"}
+        for p in (50, 90):  # u-1's runs of both agents in one sketch
+            assert users["u-1"]["latency_ms"][f"p{p}"] == pytest.approx(np.percentile([8000, 3000], p), rel=0.01)
+        writer = self.summary(group_by="user", agent="writer", since="yesterday")["rows"]
+        assert [(r["group"], r["runs"], r["cost_usd"]) for r in writer] == [("u-1", 1, "0")]
         keys = self.summary(group_by="api_key", since="yesterday")["rows"]
         assert [(r["group"], r["runs"]) for r in keys] == [(self.key[:11], 3)]
 

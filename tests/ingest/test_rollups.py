@@ -29,12 +29,13 @@ from ingest.models import (
     ToolCallRollup,
     ToolRollup,
     UserRollup,
+    UserTotalRollup,
 )
 from tests.factories import make_project
 from tests.ingest.spans import agent_run, ingest, new_span_id, new_trace_id, span
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
-TABLES = (RunRollup, UserRollup, LlmCallRollup, ToolCallRollup, ModelRollup, ToolRollup)
+TABLES = rollups.TABLES
 
 
 def snapshot(project):
@@ -436,13 +437,14 @@ class IncrementalEqualsRebuildTests(HypothesisTestCase):
                 "tool_errors": expected["tool_errors"],
                 "input_tokens": expected["input_tokens"],
             }
-            users = hour_totals(project, UserRollup, "runs", "cost_usd", "tool_errors", period=period)
-            assert users == {
-                "runs": expected["runs"],
-                "cost_usd": expected["cost"],
-                "tool_errors": expected["tool_errors"],
-            }
-            assert sketch_count(project, UserRollup, period) == expected["runs"]
+            for model in (UserRollup, UserTotalRollup):
+                users = hour_totals(project, model, "runs", "cost_usd", "tool_errors", period=period)
+                assert users == {
+                    "runs": expected["runs"],
+                    "cost_usd": expected["cost"],
+                    "tool_errors": expected["tool_errors"],
+                }
+                assert sketch_count(project, model, period) == expected["runs"]
             for model in (LlmCallRollup, ModelRollup):
                 llm = hour_totals(project, model, "calls", "cost_usd", "input_tokens", period=period)
                 assert llm == {
@@ -467,3 +469,21 @@ class IncrementalEqualsRebuildTests(HypothesisTestCase):
 
         rollups.rebuild(project=project)
         assert snapshot(project) == incremental
+
+
+class UpgradeTests(TransactionTestCase):
+    def test_upgrading_to_the_per_user_table_fills_it_from_the_next_rollup_pass(self):
+        project, _ = make_project()
+        ingest(project, agent_run(T0, user="ann", calls=[("gpt-test", "0.5", 1)]))
+        ingest(project, agent_run(T0 + timedelta(hours=3), user="ann", agent="writer", calls=[("gpt-test", "0.25", 1)]))
+        rollups.rollup_until_current()
+        call_command("migrate", "ingest", "0008", verbosity=0)  # the release before: no per-user table
+        call_command("migrate", "ingest", verbosity=0)
+        assert set(RollupDirty.objects.filter(project=project).values_list("period", "bucket")) == {
+            (Period.HOUR, T0),
+            (Period.HOUR, T0 + timedelta(hours=3)),
+        }
+        assert not UserTotalRollup.objects.exists()
+        rollups.rollup_until_current()
+        day = UserTotalRollup.objects.get(project=project, period=Period.DAY)
+        assert (day.user_id, day.runs, day.cost_usd) == ("ann", 2, Decimal("0.75"))
