@@ -177,7 +177,7 @@ def recompute_runs(project: Project, trace_ids: list[str]) -> None:
     summaries = {trace_id: runs.summarize(spans) for trace_id, spans in facts.items()}
     counted_now = {pks[(t, span_id)] for t, s in summaries.items() for span_id in s.usage_span_ids}
     _update_usage_flags(counted_before, counted_now)
-    root_io = _root_io(project, summaries)
+    root_io = _root_io(project, summaries, pks)
     Run.objects.bulk_create(
         [
             _run_row(
@@ -407,12 +407,13 @@ def _update_usage_flags(counted_before: set[int], counted_now: set[int]) -> None
             Span.objects.filter(pk__in=pks).update(counts_usage=flag)
 
 
-def _root_io(project: Project, summaries: dict[str, runs.RunSummary]) -> dict[tuple[str, str], tuple[Any, Any]]:
-    roots = Span.objects.filter(
-        project=project,
-        trace_id__in=list(summaries),
-        span_id__in=[s.root_span_id for s in summaries.values()],
-    )
+def _root_io(
+    project: Project, summaries: dict[str, runs.RunSummary], pks: dict[tuple[str, str], int]
+) -> dict[tuple[str, str], tuple[Any, Any]]:
+    """The root spans' input and output, read by primary key: a lookup by (trace id, span id)
+    lists let PostgreSQL with stale statistics scan the whole project instead."""
+    root_pks = [pk for t, s in summaries.items() if (pk := pks.get((t, s.root_span_id))) is not None]
+    roots = Span.objects.filter(project=project, pk__in=root_pks)
     return {
         (r["trace_id"], r["span_id"]): (r["input"], r["output"])
         for r in roots.values("trace_id", "span_id", "input", "output")
