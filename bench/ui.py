@@ -286,10 +286,11 @@ def flush(builder: Builder) -> int:
 
 def drop_existing() -> None:
     """Delete the previous bench project; its spans first, in one statement each."""
-    from ingest.models import LlmCallRollup, Project, RollupDirty, Run, RunRollup, Span, ToolCallRollup, UserRollup
+    from ingest.models import Project, RollupDirty, Run, Span
+    from ingest.rollups import TABLES
 
     for project in Project.objects.filter(organization__slug=ORG, slug=SLUG):
-        for model in (Span, Run, RunRollup, UserRollup, LlmCallRollup, ToolCallRollup, RollupDirty):
+        for model in (Span, Run, *TABLES, RollupDirty):
             model.objects.filter(project=project)._raw_delete(model.objects.db)
         project.delete()
 

@@ -209,11 +209,9 @@ def summary(
         for row in rows.values_list(*dims, "duration_sketch").iterator(chunk_size=2000)
     )
     out = []
-    total = sketches.Sketch()
     for row in sums:
         key = row[column] if column else None
         sketch = merged.get(key) or sketches.Sketch()
-        total = total.merge(sketch)
         out.append(
             {
                 "group": key,
@@ -231,7 +229,11 @@ def summary(
         "group_by": group_by,
         "latency_of": table.latency_of,
         "rows": out,
-        "total": {"group": None, **_measures(table, totals), "latency_ms": total.percentiles()},
+        "total": {
+            "group": None,
+            **_measures(table, totals),
+            "latency_ms": sketches.merge_sketches(list(merged.values())).percentiles(),
+        },
     }
 
 

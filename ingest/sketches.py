@@ -73,15 +73,9 @@ class Sketch:
         return merge([blob])
 
     def merge(self, other: Sketch) -> Sketch:
-        keys, inverse = np.unique(np.concatenate((self.keys, other.keys)), return_inverse=True)
-        counts = np.bincount(
-            inverse,
-            weights=np.concatenate((self.counts, other.counts)),
-            minlength=keys.size,
-        )
-        return Sketch(self.zeros + other.zeros, keys, counts.astype(np.int64))
+        return merge_sketches([self, other])
 
-    def quantile(self, q: float) -> float | None:
+    def quantile(self, q: float, cumulative: IntArray | None = None) -> float | None:
         """The q-quantile (0 <= q <= 1) as numpy.percentile(values, 100 * q) would give it."""
         n = self.count
         if n == 0:
@@ -89,12 +83,14 @@ class Sketch:
         position = q * (n - 1)
         low = math.floor(position)
         high = min(low + 1, n - 1)
-        cumulative = np.cumsum(self.counts)
+        if cumulative is None:
+            cumulative = np.cumsum(self.counts)
         v_low, v_high = self._value_at(low, cumulative), self._value_at(high, cumulative)
         return v_low + (position - low) * (v_high - v_low)
 
     def percentiles(self, ps: Sequence[int] = PERCENTILES) -> dict[str, float | None]:
-        return {f"p{p}": self.quantile(p / 100) for p in ps}
+        cumulative = np.cumsum(self.counts)
+        return {f"p{p}": self.quantile(p / 100, cumulative) for p in ps}
 
     def _value_at(self, rank: int, cumulative: IntArray) -> float:
         """Estimate of the rank-th smallest value (0-based)."""
@@ -102,6 +98,15 @@ class Sketch:
             return 0.0
         index = int(np.searchsorted(cumulative, rank - self.zeros, side="right"))
         return 2 * GAMMA ** int(self.keys[index]) / (GAMMA + 1)
+
+
+def merge_sketches(parts: Sequence[Sketch]) -> Sketch:
+    """One sketch from many decoded ones, in one pass (a query's total over all its groups)."""
+    if not parts:
+        return Sketch()
+    keys, inverse = np.unique(np.concatenate([p.keys for p in parts]), return_inverse=True)
+    counts = np.bincount(inverse, weights=np.concatenate([p.counts for p in parts]), minlength=keys.size)
+    return Sketch(sum(p.zeros for p in parts), keys, counts.astype(np.int64))
 
 
 def merge(blobs: Sequence[bytes]) -> Sketch:
