@@ -316,7 +316,7 @@ def _insert(model: RollupModel, rows: list[Row]) -> None:
 def _capacity(field: Any) -> int:
     if isinstance(field, DecimalField):
         whole_digits: int = (field.max_digits or 20) - (field.decimal_places or 0)
-        return 10**whole_digits - 1
+        return int(10**whole_digits) - 1
     return storable.BIGINT_MAX
 
 
