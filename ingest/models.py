@@ -356,7 +356,18 @@ class RollupDirty(models.Model):
         return f"{self.project_id} {self.period} {self.bucket:%Y-%m-%d %H}:00"
 
 
-class RunMeasures(models.Model):
+class RollupBucket(models.Model):
+    """What every rollup row is keyed by first: its project and its hour or UTC day."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=4, choices=Period.choices)
+    bucket = models.DateTimeField()  # start of the hour or UTC day
+
+    class Meta:
+        abstract = True
+
+
+class RunMeasures(RollupBucket):
     """What the run rollups measure: run counts and the totals of their counted calls."""
 
     runs = models.PositiveIntegerField(default=0)
@@ -381,9 +392,6 @@ class RunMeasures(models.Model):
 class RunRollup(RunMeasures):
     """Runs by the UTC hour (or day) they started in, per agent, API key and status."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    period = models.CharField(max_length=4, choices=Period.choices)
-    bucket = models.DateTimeField()  # start of the hour or UTC day
     agent_name = models.CharField(max_length=200, blank=True)
     api_key = models.ForeignKey(
         ApiKey,
@@ -418,9 +426,6 @@ class UserRollup(RunMeasures):
     """Runs by the UTC hour (or day) they started in, per user and agent: the one high-cardinality
     dimension gets its own table, so the others stay small."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    period = models.CharField(max_length=4, choices=Period.choices)
-    bucket = models.DateTimeField()  # start of the hour or UTC day
     user_id = models.CharField(max_length=200, blank=True)
     agent_name = models.CharField(max_length=200, blank=True)
 
@@ -442,7 +447,7 @@ class UserRollup(RunMeasures):
         return f"{self.bucket:%Y-%m-%d %H}:00 {self.user_id} {self.agent_name}"
 
 
-class CallMeasures(models.Model):
+class CallMeasures(RollupBucket):
     """What the LLM call rollups measure. Tokens and cost are those of the spans that count in
     run totals (Span.counts_usage)."""
 
@@ -464,9 +469,6 @@ class CallMeasures(models.Model):
 class LlmCallRollup(CallMeasures):
     """LLM calls of the runs that started in the bucket, per agent, model, provider and API key."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    period = models.CharField(max_length=4, choices=Period.choices)
-    bucket = models.DateTimeField()
     agent_name = models.CharField(max_length=200, blank=True)
     model = models.CharField(max_length=200, blank=True)
     provider = models.CharField(max_length=100, blank=True)
@@ -499,7 +501,7 @@ class LlmCallRollup(CallMeasures):
         return f"{self.bucket:%Y-%m-%d %H}:00 {self.model}"
 
 
-class ToolMeasures(models.Model):
+class ToolMeasures(RollupBucket):
     """What the tool call rollups measure."""
 
     calls = models.PositiveIntegerField(default=0)
@@ -513,9 +515,6 @@ class ToolMeasures(models.Model):
 class ToolCallRollup(ToolMeasures):
     """Tool calls of the runs that started in the bucket, per agent and tool."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    period = models.CharField(max_length=4, choices=Period.choices)
-    bucket = models.DateTimeField()
     agent_name = models.CharField(max_length=200, blank=True)
     tool_name = models.CharField(max_length=200, blank=True)
 
@@ -535,9 +534,6 @@ class ModelRollup(CallMeasures):
     """LlmCallRollup summed over agents and API keys: the by-model and by-provider views read a
     row per model instead of one per model, agent and key (20x fewer sketches to merge)."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    period = models.CharField(max_length=4, choices=Period.choices)
-    bucket = models.DateTimeField()
     model = models.CharField(max_length=200, blank=True)
     provider = models.CharField(max_length=100, blank=True)
 
@@ -555,9 +551,6 @@ class ModelRollup(CallMeasures):
 class ToolRollup(ToolMeasures):
     """ToolCallRollup summed over agents, for the by-tool views."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    period = models.CharField(max_length=4, choices=Period.choices)
-    bucket = models.DateTimeField()
     tool_name = models.CharField(max_length=200, blank=True)
 
     class Meta:
@@ -572,9 +565,6 @@ class ToolRollup(ToolMeasures):
 class UserTotalRollup(RunMeasures):
     """UserRollup summed over agents, for the by-user views: a row per user and bucket."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    period = models.CharField(max_length=4, choices=Period.choices)
-    bucket = models.DateTimeField()
     user_id = models.CharField(max_length=200, blank=True)
 
     class Meta:

@@ -72,9 +72,6 @@ class Sketch:
     def from_bytes(cls, blob: bytes) -> Sketch:
         return merge([blob])
 
-    def merge(self, other: Sketch) -> Sketch:
-        return merge_sketches([self, other])
-
     def quantile(self, q: float, cumulative: IntArray | None = None) -> float | None:
         """The q-quantile (0 <= q <= 1) as numpy.percentile(values, 100 * q) would give it."""
         n = self.count
