@@ -192,13 +192,16 @@ class Span(models.Model):
         UNPRICED = "unpriced", "Unpriced (model unknown)"
         NONE = "", "Not a priced call"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="spans")
+    # No index of their own: every read is by project and then trace or time, which the
+    # composite indexes below serve. A lone project index was a trap for the planner (without
+    # fresh statistics it read the whole project to find one trace), and each index costs intake.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="spans", db_index=False)
     trace_id = models.CharField(max_length=32)
     span_id = models.CharField(max_length=16)
     parent_span_id = models.CharField(max_length=16, blank=True)
     name = models.CharField(max_length=512)
     display_name = models.CharField(max_length=512, blank=True)
-    kind = models.CharField(max_length=16, db_index=True)
+    kind = models.CharField(max_length=16)
     convention = models.CharField(max_length=32, blank=True)
     operation = models.CharField(max_length=64, blank=True)
     otel_kind = models.PositiveSmallIntegerField(default=0)

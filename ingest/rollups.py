@@ -121,7 +121,7 @@ class RollupFailed(Exception):
 def mark_traces_dirty(project: Project, trace_ids: Iterable[str]) -> None:
     """Mark every hour in which a span of these traces starts. A run is rolled up in the hour of
     its earliest span, so this covers the hour it is in now and the hour it was in before this
-    batch moved its start earlier. Called by ingest inside its transaction."""
+    batch moved its start earlier."""
     hours = (
         Span.objects.filter(project=project, trace_id__in=list(trace_ids))
         .annotate(hour=TruncHour("start_time", tzinfo=UTC))
@@ -130,6 +130,12 @@ def mark_traces_dirty(project: Project, trace_ids: Iterable[str]) -> None:
         .distinct()
     )
     mark_dirty(project, Period.HOUR, hours)
+
+
+def mark_starts_dirty(project: Project, span_starts: Iterable[datetime]) -> None:
+    """`mark_traces_dirty` for a caller that holds every span start of its traces: intake, in
+    its transaction, with the stored spans and the new ones."""
+    mark_dirty(project, Period.HOUR, {timeranges.floor_hour(start) for start in span_starts})
 
 
 def mark_dirty(project: Project, period: str, buckets: Iterable[datetime]) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -119,17 +121,28 @@ def ingest_spans(api_key: ApiKey, items: list[tuple[RawSpan, SpanFields]]) -> in
     if policy.active:  # before anything is stored or handed to a listener
         items = [redaction.span(raw, fields, policy) for raw, fields in items]
     overrides = costs.overrides_for(project)
-    rows = [_span_row(project, api_key, raw, fields, overrides) for raw, fields in items]
-    trace_ids = sorted({row.trace_id for row in rows})
+    now = timezone.now()
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for raw, fields in items:  # of a span sent twice in one batch, the first is kept
+        if (raw.trace_id, raw.span_id) not in rows:
+            rows[(raw.trace_id, raw.span_id)] = _span_row(project, api_key, raw, fields, overrides, now)
+    trace_ids = sorted({trace_id for trace_id, _ in rows})
     with transaction.atomic(durable=True):
+        # Under the traces' locks no one else writes their spans, so what is not stored yet is new:
+        # the runs are summed from the stored spans plus these rows, without reading them back.
         _lock_traces(project, trace_ids)
-        _insert_spans(rows)
-        _attach_log_records(project, {(r.trace_id, r.span_id) for r in rows})
+        stored = _stored_spans(project, trace_ids)
+        new_rows = [row for key, row in rows.items() if key not in stored]
+        events = _log_events_by_span(project, set(rows))
+        _fill_from_log_events(new_rows, events)
+        _attach_to_stored(project, {key: found for key, found in events.items() if key in stored})
+        spans = [*stored.values(), *map(_RunSpan.of_row, new_rows)]
+        update_runs(project, spans)  # sets the new rows' counts_usage: before their insert
+        _insert_spans(new_rows)
         signals.spans_stored.send(sender=Project, project=project, spans=[raw for raw, _ in items])
-        recompute_runs(project, trace_ids)
-        rollups.mark_traces_dirty(project, trace_ids)
+        rollups.mark_starts_dirty(project, [s.facts.start_time for s in spans])
     signals.runs_updated.send(sender=Project, project=project, trace_ids=trace_ids)
-    return len(rows)
+    return len(items)
 
 
 def ingest_log_events(api_key: ApiKey, events: list[LogEvent]) -> int:
@@ -141,7 +154,7 @@ def ingest_log_events(api_key: ApiKey, events: list[LogEvent]) -> int:
     rows = [_log_row(project, e) for e in events if e.trace_id and e.span_id]
     with transaction.atomic(durable=True):
         LogRecord.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-        _attach_log_records(project, {(r.trace_id, r.span_id) for r in rows})
+        _attach_to_stored(project, _log_events_by_span(project, {(r.trace_id, r.span_id) for r in rows}))
         signals.log_events_stored.send(sender=Project, project=project, events=events)
     return len(rows)
 
@@ -158,35 +171,68 @@ def redaction_policy(project: Project) -> redaction.Policy:
 
 def recompute_runs(project: Project, trace_ids: list[str]) -> None:
     """Recompute each trace's Run from all its stored spans (never incremented)."""
-    facts: dict[str, list[runs.SpanFacts]] = {}
-    api_keys: dict[str, int | None] = {}
-    pks: dict[tuple[str, str], int] = {}
-    counted_before: set[int] = set()
-    for row in Span.objects.filter(project=project, trace_id__in=trace_ids).values("pk", *_FACT_COLUMNS).iterator(2000):
-        trace_id, api_key_id, pk = (
-            row.pop("trace_id"),
-            row.pop("api_key_id"),
-            row.pop("pk"),
+    update_runs(project, list(_stored_spans(project, trace_ids).values()))
+
+
+@dataclass(slots=True)
+class _RunSpan:
+    """What a run's recompute needs of one of its spans: a stored one (`pk`) or a new row."""
+
+    trace_id: str
+    api_key_id: int | None
+    counts_usage: bool
+    facts: runs.SpanFacts
+    pk: int | None = None
+    row: dict[str, Any] | None = None
+
+    @classmethod
+    def of_row(cls, row: dict[str, Any]) -> _RunSpan:
+        facts = runs.SpanFacts(**{name: row[name] for name in _FACT_FIELDS})
+        facts.name = row["display_name"] or row["name"]
+        return cls(row["trace_id"], row["api_key_id"], False, facts, row=row)
+
+
+_FACT_FIELDS = tuple(f.name for f in dataclasses.fields(runs.SpanFacts))
+
+
+def _stored_spans(project: Project, trace_ids: list[str]) -> dict[tuple[str, str], _RunSpan]:
+    stored: dict[tuple[str, str], _RunSpan] = {}
+    columns = ("pk", "trace_id", "api_key_id", "counts_usage", "display_name", *_FACT_FIELDS)
+    for row in Span.objects.filter(project=project, trace_id__in=trace_ids).values(*columns).iterator(2000):
+        facts = runs.SpanFacts(**{name: row[name] for name in _FACT_FIELDS})
+        facts.name = row["display_name"] or row["name"]
+        stored[(row["trace_id"], facts.span_id)] = _RunSpan(
+            row["trace_id"], row["api_key_id"], row["counts_usage"], facts, pk=row["pk"]
         )
-        pks[(trace_id, row["span_id"])] = pk
-        if row.pop("counts_usage"):
-            counted_before.add(pk)
-        row["name"] = row.pop("display_name") or row["name"]
-        facts.setdefault(trace_id, []).append(runs.SpanFacts(**row))
-        api_keys.setdefault(trace_id, api_key_id)
-    summaries = {trace_id: runs.summarize(spans) for trace_id, spans in facts.items()}
-    counted_now = {pks[(t, span_id)] for t, s in summaries.items() for span_id in s.usage_span_ids}
-    _update_usage_flags(counted_before, counted_now)
-    root_io = _root_io(project, summaries, pks)
+    return stored
+
+
+def update_runs(project: Project, spans: list[_RunSpan]) -> None:
+    """Summarize each trace's spans into its Run, and flag the spans whose usage counts in totals
+    (rollups sum exactly these): stored spans are updated, new rows are set before their insert."""
+    by_trace: dict[str, list[_RunSpan]] = {}
+    for span in spans:
+        by_trace.setdefault(span.trace_id, []).append(span)
+    summaries = {trace_id: runs.summarize([s.facts for s in group]) for trace_id, group in by_trace.items()}
+    flips: dict[bool, list[int]] = {True: [], False: []}
+    roots: dict[str, _RunSpan] = {}
+    for trace_id, group in by_trace.items():
+        summary = summaries[trace_id]
+        for span in group:
+            counts = span.facts.span_id in summary.usage_span_ids
+            if span.row is not None:
+                span.row["counts_usage"] = counts
+            elif counts != span.counts_usage and span.pk is not None:
+                flips[counts].append(span.pk)
+            if span.facts.span_id == summary.root_span_id:
+                roots[trace_id] = span
+    for flag, pks in flips.items():
+        if pks:
+            Span.objects.filter(pk__in=pks).update(counts_usage=flag)
+    root_io = _root_io(project, roots)
     Run.objects.bulk_create(
         [
-            _run_row(
-                project,
-                trace_id,
-                s,
-                api_keys[trace_id],
-                root_io.get((trace_id, s.root_span_id)),
-            )
+            _run_row(project, trace_id, s, by_trace[trace_id][0].api_key_id, root_io.get(trace_id))
             for trace_id, s in summaries.items()
         ],
         update_conflicts=True,
@@ -195,13 +241,6 @@ def recompute_runs(project: Project, trace_ids: list[str]) -> None:
         batch_size=500,
     )
 
-
-_FACT_COLUMNS = (
-    "trace_id", "api_key_id", "counts_usage", "span_id", "parent_span_id", "name", "display_name", "kind",
-    "start_time", "end_time", "is_error", "error_message", "agent_name", "user_id", "session_id",
-    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
-    "cost_usd", "response_id", "request_model", "scope_name", "aggregated_usage", "run_hints",
-)  # fmt: skip
 
 _RUN_UPDATE_FIELDS = [
     "name", "agent_name", "user_id", "session_id", "environment", "service_name", "tags", "root_span_id",
@@ -212,25 +251,28 @@ _RUN_UPDATE_FIELDS = [
 ]  # fmt: skip
 
 
-def _insert_spans(rows: list[Span]) -> None:
-    """Insert spans, skipping any already stored (same project, trace id, span id).
+def _root_io(project: Project, roots: dict[str, _RunSpan]) -> dict[str, tuple[Any, Any]]:
+    """Each run's input and output: its root span's. Stored roots are read by primary key: a
+    lookup by (trace id, span id) lists let PostgreSQL with stale statistics scan the whole
+    project instead."""
+    io = {t: (r.row["input"], r.row["output"]) for t, r in roots.items() if r.row is not None}
+    stored = [r.pk for r in roots.values() if r.pk is not None]
+    if stored:
+        for r in Span.objects.filter(project=project, pk__in=stored).values("trace_id", "input", "output"):
+            io[r["trace_id"]] = (r["input"], r["output"])
+    return io
 
-    On PostgreSQL the rows are COPYed into a temporary table and moved with one
-    INSERT … ON CONFLICT DO NOTHING: about twice as fast as a multi-row INSERT for spans
-    with large JSON attributes. Other databases use bulk_create.
+
+def _insert_spans(rows: list[dict[str, Any]]) -> None:
+    """Insert new spans (the caller holds their traces' locks and checked none is stored).
+
+    On PostgreSQL the rows are COPYed: about twice as fast as a multi-row INSERT for spans with
+    large JSON attributes. Other databases use bulk_create.
     """
-    if connection.vendor != "postgresql":
-        Span.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-        return
-    now = timezone.now()
-    for row in rows:
-        row.received_at = now
-    columns = copying.columns(Span)
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMP TABLE span_staging ON COMMIT DROP AS SELECT {columns} FROM ingest_span LIMIT 0")  # noqa: S608
-        copying.copy_instances(Span, rows, table="span_staging")
-        cursor.execute(f"INSERT INTO ingest_span ({columns}) SELECT {columns} FROM span_staging ON CONFLICT DO NOTHING")  # noqa: S608
-        cursor.execute("DROP TABLE span_staging")
+    if connection.vendor == "postgresql":
+        copying.copy_rows(Span, rows)
+    else:
+        Span.objects.bulk_create([Span(**row) for row in rows], ignore_conflicts=True, batch_size=500)
 
 
 def _lock_traces(project: Project, trace_ids: list[str]) -> None:
@@ -255,8 +297,15 @@ def _lock_key(project_id: int, trace_id: str) -> int:
 
 
 def _span_row(
-    project: Project, api_key: ApiKey, raw: RawSpan, f: SpanFields, overrides: list[pricing.PriceOverride]
-) -> Span:
+    project: Project,
+    api_key: ApiKey,
+    raw: RawSpan,
+    f: SpanFields,
+    overrides: list[pricing.PriceOverride],
+    received_at: datetime,
+) -> dict[str, Any]:
+    """The span's columns by attribute name: COPY takes them as they are (a model instance
+    would cost more to build than the COPY itself)."""
     start = storable.datetime_from_ns(raw.start_ns)
     end = storable.datetime_from_ns(max(raw.end_ns, raw.start_ns))
     hints = {
@@ -278,57 +327,59 @@ def _span_row(
         reported_cost=f.reported_cost,
         overrides=overrides,
     )
-    return Span(
-        project=project,
-        api_key=api_key,
-        trace_id=raw.trace_id,
-        span_id=raw.span_id,
-        parent_span_id=raw.parent_span_id,
-        name=storable.text(raw.name, 512),
-        display_name=storable.text(f.display_name, 512),
-        kind=f.kind,
-        convention=f.convention,
-        operation=storable.text(f.operation, 64),
-        otel_kind=raw.kind if 0 <= raw.kind <= 5 else 0,
-        start_time=start,
-        end_time=end,
-        duration_ms=(end - start).total_seconds() * 1000,
-        is_error=f.is_error,
-        error_type=storable.text(f.error_type, 200),
-        error_message=storable.text(f.error_message, 10_000),
-        provider=storable.text(f.provider, 100),
-        request_model=storable.text(f.request_model, 200),
-        response_model=storable.text(f.response_model, 200),
-        input_tokens=f.input_tokens,
-        output_tokens=f.output_tokens,
-        cache_read_tokens=f.cache_read_tokens,
-        cache_write_tokens=f.cache_write_tokens,
-        reasoning_tokens=f.reasoning_tokens,
-        aggregated_usage=f.aggregated_usage,
-        reported_cost=storable.money(f.reported_cost),
-        cost_usd=storable.money(cost.cost_usd),
-        cost_source=cost.cost_source,
-        computed_cost=storable.money(cost.computed_cost),
-        cost_discrepancy=storable.money(cost.cost_discrepancy),
-        price_ref=cost.price_ref,
-        response_id=storable.text(f.response_id, 200),
-        finish_reason=storable.text(f.finish_reason, 64),
-        tool_name=storable.text(f.tool_name, 200),
-        tool_call_id=storable.text(f.tool_call_id, 200),
-        agent_name=storable.text(f.agent_name, 200),
-        session_id=storable.text(f.session_id, 200),
-        user_id=storable.text(f.user_id, 200),
-        input=storable.json_value(f.input if f.input is not None else f.tool_arguments),
-        output=storable.json_value(f.output if f.output is not None else f.tool_result),
-        attributes=storable.json_value(_without(raw.attributes, f.io_keys)),
-        resource=storable.json_value(raw.resource),
-        events=storable.json_value(
+    return {
+        "project_id": project.pk,
+        "api_key_id": api_key.pk,
+        "trace_id": raw.trace_id,
+        "span_id": raw.span_id,
+        "parent_span_id": raw.parent_span_id,
+        "name": storable.text(raw.name, 512),
+        "display_name": storable.text(f.display_name, 512),
+        "kind": f.kind,
+        "convention": f.convention,
+        "operation": storable.text(f.operation, 64),
+        "otel_kind": raw.kind if 0 <= raw.kind <= 5 else 0,
+        "start_time": start,
+        "end_time": end,
+        "duration_ms": (end - start).total_seconds() * 1000,
+        "is_error": f.is_error,
+        "error_type": storable.text(f.error_type, 200),
+        "error_message": storable.text(f.error_message, 10_000),
+        "provider": storable.text(f.provider, 100),
+        "request_model": storable.text(f.request_model, 200),
+        "response_model": storable.text(f.response_model, 200),
+        "input_tokens": f.input_tokens,
+        "output_tokens": f.output_tokens,
+        "cache_read_tokens": f.cache_read_tokens,
+        "cache_write_tokens": f.cache_write_tokens,
+        "reasoning_tokens": f.reasoning_tokens,
+        "aggregated_usage": f.aggregated_usage,
+        "reported_cost": storable.money(f.reported_cost),
+        "cost_usd": storable.money(cost.cost_usd),
+        "cost_source": cost.cost_source,
+        "computed_cost": storable.money(cost.computed_cost),
+        "cost_discrepancy": storable.money(cost.cost_discrepancy),
+        "price_ref": cost.price_ref,
+        "response_id": storable.text(f.response_id, 200),
+        "finish_reason": storable.text(f.finish_reason, 64),
+        "tool_name": storable.text(f.tool_name, 200),
+        "tool_call_id": storable.text(f.tool_call_id, 200),
+        "agent_name": storable.text(f.agent_name, 200),
+        "session_id": storable.text(f.session_id, 200),
+        "user_id": storable.text(f.user_id, 200),
+        "input": storable.json_value(f.input if f.input is not None else f.tool_arguments),
+        "output": storable.json_value(f.output if f.output is not None else f.tool_result),
+        "attributes": storable.json_value(_without(raw.attributes, f.io_keys)),
+        "resource": storable.json_value(raw.resource),
+        "events": storable.json_value(
             [{"name": e.name, "time_ns": str(e.time_ns), "attributes": e.attributes} for e in raw.events]
         ),
-        unmapped=f.unmapped,
-        run_hints=storable.json_value({k: v for k, v in hints.items() if v}),
-        scope_name=storable.text(raw.scope_name, 200),
-    )
+        "unmapped": f.unmapped,
+        "run_hints": storable.json_value({k: v for k, v in hints.items() if v}),
+        "scope_name": storable.text(raw.scope_name, 200),
+        "counts_usage": False,  # set by update_runs
+        "received_at": received_at,
+    }
 
 
 def _without(attributes: dict[str, Any], keys: list[str]) -> dict[str, Any]:
@@ -366,19 +417,34 @@ def _log_row(project: Project, event: LogEvent) -> LogRecord:
     )
 
 
-def _attach_log_records(project: Project, span_keys: set[tuple[str, str]]) -> None:
-    """Fill a span's input/output from GenAI log events, whichever of the two arrived first."""
+def _log_events_by_span(project: Project, span_keys: set[tuple[str, str]]) -> dict[tuple[str, str], list[LogEvent]]:
+    """The stored GenAI log events of these spans, oldest first."""
     if not span_keys:
-        return
+        return {}
     trace_ids = {t for t, _ in span_keys}
-    records: dict[tuple[str, str], list[LogEvent]] = {}
+    found: dict[tuple[str, str], list[LogEvent]] = {}
     for rec in LogRecord.objects.filter(project=project, trace_id__in=trace_ids).order_by("time", "pk"):
         key = (rec.trace_id, rec.span_id)
         if key in span_keys:
-            event = LogEvent(rec.trace_id, rec.span_id, 0, rec.name, rec.attributes, rec.body)
-            records.setdefault(key, []).append(event)
-    for (trace_id, span_id), events in records.items():
-        messages_in, messages_out = messages.messages_from_log_events(events)
+            found.setdefault(key, []).append(LogEvent(rec.trace_id, rec.span_id, 0, rec.name, rec.attributes, rec.body))
+    return found
+
+
+def _fill_from_log_events(rows: list[dict[str, Any]], events: dict[tuple[str, str], list[LogEvent]]) -> None:
+    """Fill new spans' missing input/output from the log events that arrived before them."""
+    for row in rows:
+        found = events.get((row["trace_id"], row["span_id"]))
+        if found:
+            messages_in, messages_out = messages.messages_from_log_events(found)
+            if messages_in is not None and not row["input"]:
+                row["input"] = storable.json_value(messages_in)
+            if messages_out is not None and not row["output"]:
+                row["output"] = storable.json_value(messages_out)
+
+
+def _attach_to_stored(project: Project, events: dict[tuple[str, str], list[LogEvent]]) -> None:
+    """Fill stored spans' missing input/output from their log events, whichever arrived first."""
+    for (trace_id, span_id), found in events.items():
         span = (
             Span.objects.filter(project=project, trace_id=trace_id, span_id=span_id)
             .only("pk", "input", "output")
@@ -386,38 +452,12 @@ def _attach_log_records(project: Project, span_keys: set[tuple[str, str]]) -> No
         )
         if span is None:
             continue
-        changed = []
-        if messages_in is not None and not span.input:
-            span.input = storable.json_value(messages_in)
-            changed.append("input")
-        if messages_out is not None and not span.output:
-            span.output = storable.json_value(messages_out)
-            changed.append("output")
+        row = {"input": span.input, "output": span.output, "trace_id": trace_id, "span_id": span_id}
+        _fill_from_log_events([row], {(trace_id, span_id): found})
+        changed = [name for name in ("input", "output") if row[name] is not getattr(span, name)]
         if changed:
+            span.input, span.output = row["input"], row["output"]
             span.save(update_fields=changed)
-
-
-def _update_usage_flags(counted_before: set[int], counted_now: set[int]) -> None:
-    """Store which spans count in totals (rollups sum exactly these)."""
-    for flag, pks in (
-        (True, counted_now - counted_before),
-        (False, counted_before - counted_now),
-    ):
-        if pks:
-            Span.objects.filter(pk__in=pks).update(counts_usage=flag)
-
-
-def _root_io(
-    project: Project, summaries: dict[str, runs.RunSummary], pks: dict[tuple[str, str], int]
-) -> dict[tuple[str, str], tuple[Any, Any]]:
-    """The root spans' input and output, read by primary key: a lookup by (trace id, span id)
-    lists let PostgreSQL with stale statistics scan the whole project instead."""
-    root_pks = [pk for t, s in summaries.items() if (pk := pks.get((t, s.root_span_id))) is not None]
-    roots = Span.objects.filter(project=project, pk__in=root_pks)
-    return {
-        (r["trace_id"], r["span_id"]): (r["input"], r["output"])
-        for r in roots.values("trace_id", "span_id", "input", "output")
-    }
 
 
 def _run_row(

@@ -23,8 +23,20 @@ def text(value: Any, limit: int = 0) -> str:
 
 
 def json_value(value: Any, _depth: int = 0) -> Any:
-    if type(value) is str:  # most values: the fast path of the hot loop
+    kind = type(value)
+    if kind is str:  # most values: the fast path of the hot loop
         return value.replace("\x00", "") if "\x00" in value else value
+    if _depth <= 64:
+        # Clean strings and keys are taken inline: a call per value was most of intake's cost here.
+        if kind is dict:
+            return {
+                (k if type(k) is str and "\x00" not in k else text(k)): (
+                    v if type(v) is str and "\x00" not in v else json_value(v, _depth + 1)
+                )
+                for k, v in value.items()
+            }
+        if kind is list:
+            return [v if type(v) is str and "\x00" not in v else json_value(v, _depth + 1) for v in value]
     if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, str):

@@ -11,6 +11,7 @@ from django.test import TestCase
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from ingest import services
 from ingest.models import LogRecord, Run, Span
 from tests import otlp_payloads
 from tests.factories import make_project
@@ -201,6 +202,33 @@ class IdempotencyAndOrderTests(IntakeTestCase):
         for body in reversed(otlp_payloads.split_spans(request, 4)):
             assert self.post("/v1/traces", body).status_code == 200
         assert self.snapshot() == whole
+
+    def test_runs_summed_at_intake_agree_with_a_recompute_from_the_stored_spans(self):
+        """Intake sums a request's new spans from memory, without reading them back; a later
+        recompute from what was stored must find the same run, to the last decimal of cost."""
+        request = otlp_payloads.traces_request("anthropic_openinference")
+        for rs in request.resource_spans:
+            for ss in rs.scope_spans:
+                for n, span in enumerate(ss.spans):
+                    cost = span.attributes.add(key="llm.cost.total")
+                    cost.value.double_value = 0.00001 * (n + 1) + 4e-11  # more places than are stored
+        assert self.post("/v1/traces", request.SerializeToString()).status_code == 200
+
+        def stored() -> tuple[list[tuple], list[tuple]]:
+            runs = Run.objects.filter(project=self.project).order_by("trace_id")
+            spans = Span.objects.filter(project=self.project).order_by("trace_id", "span_id")
+            return (
+                list(runs.values_list("trace_id", "cost_usd", "input", "output", "root_span_id", *TOTALS)),
+                list(spans.values_list("span_id", "counts_usage")),
+            )
+
+        at_intake = stored()
+        run = Run.objects.get(project=self.project)
+        counted = Span.objects.filter(project=self.project, counts_usage=True).aggregate(c=Sum("cost_usd"))["c"]
+        assert run.cost_usd == counted and run.cost_usd > 0
+        assert run.input and run.output, "the run shows its root span's input and output"
+        services.recompute_runs(self.project, [run.trace_id])
+        assert stored() == at_intake
 
     def test_a_run_without_its_root_yet_is_provisional_then_completed(self):
         request = otlp_payloads.traces_request("openinference_openai")
