@@ -75,8 +75,9 @@ RULES: tuple[Rule, ...] = (
 
 def classify(view: SpanView) -> tuple[str, str]:
     """(kind, convention) by the first rule that decides; rule 12 is (SPAN, "unknown")."""
-    decisions = [(rule.decide(view), rule.convention) for rule in RULES]
-    return next(
-        ((kind, convention) for kind, convention in decisions if kind),
-        (SpanKind.SPAN, UNKNOWN),
-    )
+    decided: tuple[str, str] | None = None
+    for rule in RULES:
+        kind = rule.decide(view)  # every rule runs, even after one decided (see the docstring above)
+        if kind and decided is None:
+            decided = (kind, rule.convention)
+    return decided or (SpanKind.SPAN, UNKNOWN)

@@ -5,7 +5,7 @@ Source: langfuse/langfuse `packages/shared/src/server/otel/` (CONVENTIONS.md tag
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -92,13 +92,15 @@ class UsageDetail:
     bucket: str
 
     def __call__(self, view: SpanView) -> Any:
-        view.get(USAGE_DETAILS)  # consumed
+        if view.get(USAGE_DETAILS) is None:  # consumed when present
+            return None
         return view.peek_object(USAGE_DETAILS).get(self.bucket)
 
 
 def cost_total(view: SpanView) -> Decimal | None:
     """`cost_details.total`, else the sum of its buckets (they are disjoint; Langfuse totals them the same way)."""
-    view.get(COST_DETAILS)  # consumed
+    if view.get(COST_DETAILS) is None:  # consumed when present
+        return None
     details = view.peek_object(COST_DETAILS)
     if "total" in details:
         return as_cost(details["total"])
@@ -115,11 +117,17 @@ class MetadataValue:
 
     prefix: str
     key: str
+    flat_key: str = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "flat_key", f"{self.prefix}.{self.key}")
 
     def __call__(self, view: SpanView) -> Any:
-        flat = view.get(f"{self.prefix}.{self.key}")
+        flat = view.get(self.flat_key)
         if flat not in (None, ""):
             return flat
+        if self.prefix not in view.attributes:  # the common case: no such container at all
+            return None
         return view.peek_object(self.prefix).get(self.key)
 
 

@@ -106,12 +106,16 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(name)
 
 
+# One decoder for every call: `json.loads(..., parse_constant=...)` builds a new one each time.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _loads(text: str) -> Any:
     stripped = text.lstrip()
     if not stripped or stripped[0] not in '{["-0123456789tfn':
         return _NOT_JSON
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return _DECODER.decode(text)
     except (ValueError, RecursionError):
         return _NOT_JSON
 

@@ -68,6 +68,8 @@ class RawUsage:
     path: tuple[str, ...]
 
     def __call__(self, view: SpanView) -> Any:
+        if LOGFIRE_RAW_USAGE not in view.attributes:
+            return None
         value: Any = view.peek_object(LOGFIRE_RAW_USAGE)
         for step in self.path:
             value = value.get(step) if isinstance(value, dict) else None

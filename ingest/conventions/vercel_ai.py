@@ -122,6 +122,8 @@ class ProviderMetadata:
     path: tuple[str, ...]
 
     def __call__(self, view: SpanView) -> Any:
+        if PROVIDER_METADATA not in view.attributes:
+            return None
         value: Any = view.peek_object(PROVIDER_METADATA)
         for step in self.path:
             value = value.get(step) if isinstance(value, dict) else None
