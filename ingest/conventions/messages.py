@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import methodcaller
 from typing import Any
 
 from ingest.telemetry import LogEvent, RawSpan, SpanKind
@@ -1278,16 +1279,21 @@ def _shadowed_keys(attributes: Mapping[str, Any]) -> set[str]:
         )
         if k in attributes
     }
-    for prefix in (
-        "llm.input_messages",
-        "llm.output_messages",
-        "llm.prompts",
-        "llm.choices",
-        "gen_ai.prompt",
-        "gen_ai.completion",
-    ):
-        keys |= _indexed_tree(attributes, prefix)[1]
+    if any(map(_is_shadowed_head, attributes)):  # rarely: one pass in C rules them all out
+        for prefix in _SHADOWED_PREFIXES:
+            keys |= _indexed_tree(attributes, prefix)[1]
     return keys
+
+
+_SHADOWED_PREFIXES = (
+    "llm.input_messages",
+    "llm.output_messages",
+    "llm.prompts",
+    "llm.choices",
+    "gen_ai.prompt",
+    "gen_ai.completion",
+)
+_is_shadowed_head = methodcaller("startswith", tuple(f"{prefix}." for prefix in _SHADOWED_PREFIXES))
 
 
 def _tool_span(span: RawSpan) -> _Found:
