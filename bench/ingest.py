@@ -203,7 +203,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--traces-per-request", type=int, default=50)
     parser.add_argument("--concurrency", default="1,4,16")
-    parser.add_argument("--requests", type=int, default=700, help="distinct requests built up front (enough for all three levels)")
+    parser.add_argument(
+        "--requests", type=int, default=700, help="distinct requests built up front (enough for all three levels)"
+    )
     args = parser.parse_args()
 
     var_dir = Path(tempfile.mkdtemp(prefix="agentledger-bench-"))

@@ -153,6 +153,9 @@ def ingest_log_events(api_key: ApiKey, events: list[LogEvent]) -> int:
         events = [redaction.log_event(e, policy) for e in events]
     rows = [_log_row(project, e) for e in events if e.trace_id and e.span_id]
     with transaction.atomic(durable=True):
+        # The spans' lock: a span and its log events exported at the same moment by separate
+        # exporters would otherwise each commit without seeing the other, and never be joined.
+        _lock_traces(project, sorted({r.trace_id for r in rows}))
         LogRecord.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
         _attach_to_stored(project, _log_events_by_span(project, {(r.trace_id, r.span_id) for r in rows}))
         signals.log_events_stored.send(sender=Project, project=project, events=events)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
+import unittest
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Sum
-from django.test import TestCase
+from django.test import TestCase, TransactionTestCase
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from ingest import services
-from ingest.models import LogRecord, Run, Span
+from ingest import otlp, services, signals
+from ingest.models import ApiKey, LogRecord, Run, Span
 from tests import otlp_payloads
 from tests.factories import make_project
 
@@ -353,3 +356,46 @@ class BadInputTests(IntakeTestCase):
         priced = Span.objects.filter(project=self.project, cost_source="reported")
         assert priced.exists()
         assert all(isinstance(s.cost_usd, Decimal) for s in priced)
+
+
+@unittest.skipUnless(connection.vendor == "postgresql", "SQLite runs one writer at a time anyway")
+class ConcurrentSpansAndLogsTests(TransactionTestCase):
+    def test_log_events_exported_while_their_spans_are_being_stored_are_attached(self):
+        """The traces and logs exporters of one program send at the same moment: the log events
+        arrive while the spans' transaction is still open, and must still reach their spans."""
+        project, _ = make_project()
+        api_key = ApiKey.objects.get(project=project)
+        exports = otlp_payloads.exports("openai_v2_legacy")  # message content on the logs signal only
+        decoded_logs = [
+            otlp.decode_logs(body, content_type=content_type, max_bytes=10**8)
+            for path, body, content_type in exports
+            if path.endswith("/logs")
+        ]
+        logs_done = threading.Event()
+
+        def send_logs() -> None:
+            try:
+                for decoded in decoded_logs:
+                    services.ingest_log_events(api_key, decoded.events)
+            finally:
+                connection.close()
+                logs_done.set()
+
+        def logs_arrive_mid_transaction(sender, **kwargs):
+            signals.spans_stored.disconnect(logs_arrive_mid_transaction)
+            threading.Thread(target=send_logs).start()
+            logs_done.wait(timeout=1)  # the logs' transaction waits for this one to commit
+
+        signals.spans_stored.connect(logs_arrive_mid_transaction)
+        try:
+            for path, body, content_type in exports:
+                if path.endswith("/traces"):
+                    services.ingest_decoded(
+                        api_key, otlp.decode_traces(body, content_type=content_type, max_bytes=10**8)
+                    )
+        finally:
+            signals.spans_stored.disconnect(logs_arrive_mid_transaction)
+        assert logs_done.wait(timeout=30)
+        llm = Span.objects.filter(project=project, kind="llm", is_error=False).order_by("start_time").first()
+        assert llm.input and any(m["role"] == "user" for m in llm.input)
+        assert llm.output
