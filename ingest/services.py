@@ -137,7 +137,7 @@ def ingest_spans(api_key: ApiKey, items: list[tuple[RawSpan, SpanFields]]) -> in
         _fill_from_log_events(new_rows, events)
         _attach_to_stored(project, {key: found for key, found in events.items() if key in stored})
         spans = [*stored.values(), *map(_RunSpan.of_row, new_rows)]
-        update_runs(project, spans)  # sets the new rows' counts_usage: before their insert
+        _update_runs(project, spans)  # sets the new rows' counts_usage: before their insert
         _insert_spans(new_rows)
         signals.spans_stored.send(sender=Project, project=project, spans=[raw for raw, _ in items])
         rollups.mark_starts_dirty(project, [s.facts.start_time for s in spans])
@@ -174,7 +174,7 @@ def redaction_policy(project: Project) -> redaction.Policy:
 
 def recompute_runs(project: Project, trace_ids: list[str]) -> None:
     """Recompute each trace's Run from all its stored spans (never incremented)."""
-    update_runs(project, list(_stored_spans(project, trace_ids).values()))
+    _update_runs(project, list(_stored_spans(project, trace_ids).values()))
 
 
 @dataclass(slots=True)
@@ -190,27 +190,30 @@ class _RunSpan:
 
     @classmethod
     def of_row(cls, row: dict[str, Any]) -> _RunSpan:
-        facts = runs.SpanFacts(**{name: row[name] for name in _FACT_FIELDS})
-        facts.name = row["display_name"] or row["name"]
-        return cls(row["trace_id"], row["api_key_id"], False, facts, row=row)
+        return cls(row["trace_id"], row["api_key_id"], False, _facts(row), row=row)
 
 
 _FACT_FIELDS = tuple(f.name for f in dataclasses.fields(runs.SpanFacts))
+
+
+def _facts(row: dict[str, Any]) -> runs.SpanFacts:
+    """A span's facts from its columns; the run shows a span by its display name when it has one."""
+    facts = runs.SpanFacts(**{name: row[name] for name in _FACT_FIELDS})
+    facts.name = row["display_name"] or row["name"]
+    return facts
 
 
 def _stored_spans(project: Project, trace_ids: list[str]) -> dict[tuple[str, str], _RunSpan]:
     stored: dict[tuple[str, str], _RunSpan] = {}
     columns = ("pk", "trace_id", "api_key_id", "counts_usage", "display_name", *_FACT_FIELDS)
     for row in Span.objects.filter(project=project, trace_id__in=trace_ids).values(*columns).iterator(2000):
-        facts = runs.SpanFacts(**{name: row[name] for name in _FACT_FIELDS})
-        facts.name = row["display_name"] or row["name"]
-        stored[(row["trace_id"], facts.span_id)] = _RunSpan(
-            row["trace_id"], row["api_key_id"], row["counts_usage"], facts, pk=row["pk"]
+        stored[(row["trace_id"], row["span_id"])] = _RunSpan(
+            row["trace_id"], row["api_key_id"], row["counts_usage"], _facts(row), pk=row["pk"]
         )
     return stored
 
 
-def update_runs(project: Project, spans: list[_RunSpan]) -> None:
+def _update_runs(project: Project, spans: list[_RunSpan]) -> None:
     """Summarize each trace's spans into its Run, and flag the spans whose usage counts in totals
     (rollups sum exactly these): stored spans are updated, new rows are set before their insert."""
     by_trace: dict[str, list[_RunSpan]] = {}
@@ -380,7 +383,7 @@ def _span_row(
         "unmapped": f.unmapped,
         "run_hints": storable.json_value({k: v for k, v in hints.items() if v}),
         "scope_name": storable.text(raw.scope_name, 200),
-        "counts_usage": False,  # set by update_runs
+        "counts_usage": False,  # set by _update_runs
         "received_at": received_at,
     }
 
@@ -438,11 +441,7 @@ def _fill_from_log_events(rows: list[dict[str, Any]], events: dict[tuple[str, st
     for row in rows:
         found = events.get((row["trace_id"], row["span_id"]))
         if found:
-            messages_in, messages_out = messages.messages_from_log_events(found)
-            if messages_in is not None and not row["input"]:
-                row["input"] = storable.json_value(messages_in)
-            if messages_out is not None and not row["output"]:
-                row["output"] = storable.json_value(messages_out)
+            row["input"], row["output"] = _with_log_messages(row["input"], row["output"], found)
 
 
 def _attach_to_stored(project: Project, events: dict[tuple[str, str], list[LogEvent]]) -> None:
@@ -455,12 +454,20 @@ def _attach_to_stored(project: Project, events: dict[tuple[str, str], list[LogEv
         )
         if span is None:
             continue
-        row = {"input": span.input, "output": span.output, "trace_id": trace_id, "span_id": span_id}
-        _fill_from_log_events([row], {(trace_id, span_id): found})
-        changed = [name for name in ("input", "output") if row[name] is not getattr(span, name)]
-        if changed:
-            span.input, span.output = row["input"], row["output"]
-            span.save(update_fields=changed)
+        filled = _with_log_messages(span.input, span.output, found)
+        if filled != (span.input, span.output):
+            span.input, span.output = filled
+            span.save(update_fields=["input", "output"])
+
+
+def _with_log_messages(io_input: Any, io_output: Any, events: list[LogEvent]) -> tuple[Any, Any]:
+    """A span's input and output, each taken from its GenAI log events where the span has none."""
+    messages_in, messages_out = messages.messages_from_log_events(events)
+    if messages_in is not None and not io_input:
+        io_input = storable.json_value(messages_in)
+    if messages_out is not None and not io_output:
+        io_output = storable.json_value(messages_out)
+    return io_input, io_output
 
 
 def _run_row(

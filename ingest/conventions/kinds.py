@@ -77,7 +77,7 @@ def classify(view: SpanView) -> tuple[str, str]:
     """(kind, convention) by the first rule that decides; rule 12 is (SPAN, "unknown")."""
     decided: tuple[str, str] | None = None
     for rule in RULES:
-        kind = rule.decide(view)  # every rule runs, even after one decided (see the docstring above)
+        kind = rule.decide(view)  # every rule runs, even after one decided (see the module docstring)
         if kind and decided is None:
             decided = (kind, rule.convention)
     return decided or (SpanKind.SPAN, UNKNOWN)
