@@ -29,6 +29,9 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from ingest import native  # noqa: E402
+
 WORDS = [
     "the",
     "agent",
@@ -262,7 +265,8 @@ def main() -> None:
         sampler = threading.Thread(target=sample)
         sampler.start()
         db = "PostgreSQL" if args.database_url.startswith("postgres") else "SQLite"
-        print(f"\n{db}, gunicorn --workers {args.workers}, {args.seconds:.0f} s per level")
+        normalizer = "compiled (mypyc)" if native.is_compiled() else "plain Python: run `make install` to compile it"
+        print(f"\n{db}, gunicorn --workers {args.workers}, {args.seconds:.0f} s per level, normalizer {normalizer}")
         print(f"{'clients':>8} {'requests':>9} {'failed':>7} {'spans committed/s':>18}")
         offset = 0
         for level in [int(c) for c in args.concurrency.split(",")]:

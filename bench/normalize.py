@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SECRET_KEY", "bench")
 
-from ingest import redaction  # noqa: E402
+from ingest import native, redaction  # noqa: E402
 from ingest.conventions import normalize  # noqa: E402
 from ingest.otlp import decode_traces  # noqa: E402
 from ingest.telemetry import RawSpan  # noqa: E402
@@ -211,6 +211,7 @@ def main() -> None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         return
 
+    print("normalizer:", "compiled (mypyc)" if native.is_compiled() else "plain Python (`make install` compiles it)")
     captured = captured_spans()
     if args.redact:
         groups = {label: [build()] for label, build in SYNTHETIC.items()} | {

@@ -1,7 +1,7 @@
 """PostgreSQL COPY of unsaved model instances: the fast way to write many rows at once.
 
 Values go straight from each instance's `__dict__` (psycopg adapts str, int, bool, Decimal,
-bytes and aware datetimes); only JSON is wrapped. Django's per-field get_db_prep_save, which
+bytes and aware datetimes); JSON goes as its text. Django's per-field get_db_prep_save, which
 bulk_create and executemany need, cost more than the COPY itself for spans and rollup rows.
 Callers set what Django would have filled in (auto_now fields, saturated measures) first.
 """
@@ -15,7 +15,6 @@ from typing import Any
 import orjson
 from django.db import connection
 from django.db.models import JSONField, Model
-from psycopg.types.json import Jsonb
 
 
 def columns(model: type[Model]) -> str:
@@ -41,8 +40,8 @@ def copy_rows(model: type[Model], rows: Iterable[dict[str, Any]], *, table: str 
         for row in rows:
             values: list[Any] = [row[name] for name in names]
             for i in json_at:
-                if values[i] is not None:
-                    values[i] = Jsonb(values[i], dumps=_json_dumps)
+                if values[i] is not None:  # as JSON text, which COPY parses into jsonb
+                    values[i] = _json_text(values[i])
             copy.write_row(values)
 
 
@@ -50,10 +49,10 @@ def _fields(model: type[Model]) -> list[Any]:
     return [f for f in model._meta.concrete_fields if not f.primary_key]
 
 
-def _json_dumps(value: Any) -> bytes | str:
+def _json_text(value: Any) -> str:
     """orjson (several times faster on message-sized JSON); `json` for what orjson refuses
     (integers beyond 64 bits, which jsonb takes as numeric)."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
         return json.dumps(value)

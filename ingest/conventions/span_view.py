@@ -24,8 +24,7 @@ class SpanView:
     # Set once classified: some carriers only mean something on one kind.
     kind: str = SpanKind.SPAN
     consumed: set[str] = field(default_factory=set)
-    # RawSpan's fields are typed, but spans come from outside: their types are checked once,
-    # here, rather than on each of the ~200 reads a span gets.
+    # Taken from the span once: the ~200 reads a span gets go straight to these.
     attributes: dict[str, Any] = field(init=False)
     name: str = field(init=False)
     # Instrumentation scope name, lowercased: it identifies the emitter (CONVENTIONS.md (d)).
@@ -36,8 +35,7 @@ class SpanView:
     _memo: dict[Callable[..., Any], Any] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        attributes: Any = self.span.attributes
-        self.attributes = attributes if isinstance(attributes, dict) else {}
+        self.attributes = self.span.attributes
         self.name = _stripped(self.span.name)
         self.scope = _stripped(self.span.scope_name).lower()
         self.scope_version = _stripped(self.span.scope_version)

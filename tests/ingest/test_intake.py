@@ -344,6 +344,21 @@ class BadInputTests(IntakeTestCase):
         assert "span" in reply.partial_success.error_message
         assert Span.objects.count() == valid
 
+    def test_a_span_the_normalizer_cannot_read_is_rejected_alone(self):
+        # The decoders never build such a span; it stands for any normalizer failure, which
+        # (compiled code checks its argument types) must cost that span only, not the batch.
+        decoded = otlp.decode_traces(
+            otlp_payloads.traces_request("openinference_openai").SerializeToString(),
+            content_type=PROTOBUF,
+            max_bytes=10**8,
+        )
+        decoded.spans[2].attributes = None  # type: ignore[assignment]
+        api_key = ApiKey.objects.get(project=self.project)
+        rejected = services.ingest_decoded(api_key, decoded)
+        assert [r.index for r in rejected] == [2]
+        assert rejected[0].reason.startswith(f"span {decoded.spans[2].span_id} could not be read: ")
+        assert Span.objects.count() == len(decoded.spans) - 1
+
     def test_metrics_are_accepted_and_ignored(self):
         request = metrics_service_pb2.ExportMetricsServiceRequest()
         request.resource_metrics.add().scope_metrics.add().metrics.add(name="gen_ai.client.token.usage")
