@@ -129,10 +129,12 @@ class Run(models.Model):
         OK = "ok", "OK"
         ERROR = "error", "Error"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
+    # No index of their own, as on Span: every read is by project first, which the composite
+    # indexes below serve, and a run is rewritten in every index each time its trace grows.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs", db_index=False)
     trace_id = models.CharField(max_length=32)
     name = models.CharField(max_length=512, blank=True)
-    agent_name = models.CharField(max_length=200, blank=True, db_index=True)
+    agent_name = models.CharField(max_length=200, blank=True)
     user_id = models.CharField(max_length=200, blank=True)
     session_id = models.CharField(max_length=200, blank=True)
     environment = models.CharField(max_length=100, blank=True)

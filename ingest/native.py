@@ -3,7 +3,7 @@
 Python imports a module's compiled `.so` in preference to its `.py`, so a source edited (or
 updated by `git pull`) after the compile would silently not run. The build records a digest of
 each compiled source, and the app refuses to start when one no longer matches. Without a build
-everything runs as plain Python, with the same results and ~25% less intake throughput.
+everything runs as plain Python, with the same results and a quarter less intake throughput.
 """
 
 from __future__ import annotations
