@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,3 +52,36 @@ def test_startup_refuses_a_stale_build_and_says_what_to_run(tmp_path: Path) -> N
     (tmp_path / "conventions/kinds.py").write_text("# edited\n")
     with pytest.raises(ImproperlyConfigured, match=r"ingest/conventions/kinds\.py changed .* run `make install`"):
         native.check(tmp_path)
+
+
+# Prints whether the normalizer imported compiled, then each captured span's fields as JSON.
+NORMALIZE_CAPTURES = """
+import dataclasses, json, sys
+from pathlib import Path
+from ingest import native
+from ingest.conventions import normalize
+from ingest.otlp import decode_traces
+print(native.is_compiled())
+for path in sorted(Path(sys.argv[1]).glob("*.traces.pb")):
+    for span in decode_traces(path.read_bytes(), content_type="application/x-protobuf", max_bytes=10**8).spans:
+        print(json.dumps(dataclasses.asdict(normalize(span)), default=repr, sort_keys=True))
+"""
+ROOT = Path(__file__).resolve().parents[2]
+CAPTURES = ROOT / "tests" / "fixtures" / "otlp"
+
+
+def normalized_captures(import_root: Path) -> list[str]:
+    """The captures normalized by the `ingest` package found under `import_root`."""
+    script = f"import sys; sys.path.insert(0, {str(import_root)!r})\n{NORMALIZE_CAPTURES}"
+    out = subprocess.run([sys.executable, "-c", script, str(CAPTURES)], capture_output=True, text=True, check=True)
+    return out.stdout.splitlines()
+
+
+@pytest.mark.skipif(not native.is_compiled(), reason="the normalizer is not compiled here (no C compiler)")
+def test_the_compiled_normalizer_reads_every_capture_as_its_source_does(tmp_path: Path) -> None:
+    # mypyc checks types where Python does not and binds calls early: the two must still agree.
+    shutil.copytree(ROOT / "ingest", tmp_path / "ingest", ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    compiled, source = normalized_captures(ROOT), normalized_captures(tmp_path)
+    assert (compiled[0], source[0]) == ("True", "False")
+    assert len(compiled) > 100
+    assert compiled[1:] == source[1:]
