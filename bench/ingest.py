@@ -168,6 +168,19 @@ def tree_rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time used so far by a process and its children (the gunicorn master and workers)."""
+    total = 0.0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for p in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def run_level(url: str, key: str, bodies: list[bytes], concurrency: int, seconds: float) -> tuple[int, int]:
     """Post bodies from `concurrency` threads for `seconds`; returns (requests ok, requests failed)."""
     stop = time.monotonic() + seconds
@@ -207,7 +220,7 @@ def main() -> None:
     parser.add_argument("--traces-per-request", type=int, default=50)
     parser.add_argument("--concurrency", default="1,4,16")
     parser.add_argument(
-        "--requests", type=int, default=700, help="distinct requests built up front (enough for all three levels)"
+        "--requests", type=int, default=1200, help="distinct requests built up front (enough for all three levels)"
     )
     args = parser.parse_args()
 
@@ -267,17 +280,18 @@ def main() -> None:
         db = "PostgreSQL" if args.database_url.startswith("postgres") else "SQLite"
         normalizer = "compiled (mypyc)" if native.is_compiled() else "plain Python: run `make install` to compile it"
         print(f"\n{db}, gunicorn --workers {args.workers}, {args.seconds:.0f} s per level, normalizer {normalizer}")
-        print(f"{'clients':>8} {'requests':>9} {'failed':>7} {'spans committed/s':>18}")
+        print(f"{'clients':>8} {'requests':>9} {'failed':>7} {'spans committed/s':>18} {'server CPU µs/span':>19}")
         offset = 0
         for level in [int(c) for c in args.concurrency.split(",")]:
             analyze(args.database_url)
             before = count_spans(args.database_url, var_dir)
-            start = time.monotonic()
+            start, cpu = time.monotonic(), tree_cpu_seconds(server.pid)
             ok, failed = run_level(url, key, bodies[offset:], level, args.seconds)
             elapsed = time.monotonic() - start
             committed = count_spans(args.database_url, var_dir) - before
+            cpu_per_span = (tree_cpu_seconds(server.pid) - cpu) / max(committed, 1) * 1e6
             offset += ok + failed
-            print(f"{level:>8} {ok:>9} {failed:>7} {committed / elapsed:>18,.0f}")
+            print(f"{level:>8} {ok:>9} {failed:>7} {committed / elapsed:>18,.0f} {cpu_per_span:>19.0f}")
         sampling = False
         sampler.join()
         print(f"peak server RSS (master + workers): {peak:.0f} MB")
