@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from config import gc_tuning
 from ingest import grpc_server
 
 
@@ -18,6 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         server, port = grpc_server.build_server(f"{options['host']}:{options['port']}", workers=options["workers"])
         server.start()
+        gc_tuning.tune()
         self.stdout.write(f"OTLP/gRPC listening on {options['host']}:{port}")
         self.stdout.flush()
         try:
