@@ -236,11 +236,16 @@ def _update_runs(project: Project, spans: list[_RunSpan]) -> None:
         if pks:
             Span.objects.filter(pk__in=pks).update(counts_usage=flag)
     root_io = _root_io(project, roots)
+    now = timezone.now()
+    rows = [
+        _run_row(project, trace_id, s, by_trace[trace_id][0].api_key_id, root_io.get(trace_id), now)
+        for trace_id, s in summaries.items()
+    ]
+    if connection.vendor == "postgresql":
+        copying.upsert_rows(Run, rows, unique_fields=["project", "trace_id"], update_fields=_RUN_UPDATE_FIELDS)
+        return
     Run.objects.bulk_create(
-        [
-            _run_row(project, trace_id, s, by_trace[trace_id][0].api_key_id, root_io.get(trace_id))
-            for trace_id, s in summaries.items()
-        ],
+        [Run(**row) for row in rows],
         update_conflicts=True,
         unique_fields=["project", "trace_id"],
         update_fields=_RUN_UPDATE_FIELDS,
@@ -476,38 +481,40 @@ def _run_row(
     s: runs.RunSummary,
     api_key_id: int | None,
     io: tuple[Any, Any] | None,
-) -> Run:
-    return Run(
-        project=project,
-        trace_id=trace_id,
-        api_key_id=api_key_id,
-        name=storable.text(s.name, 512),
-        agent_name=storable.text(s.agent_name, 200),
-        user_id=s.user_id,
-        session_id=s.session_id,
-        environment=storable.text(s.environment, 100),
-        service_name=storable.text(s.service_name, 200),
-        tags=s.tags,
-        root_span_id=s.root_span_id,
-        has_root=s.has_root,
-        status=s.status,
-        error_message=s.error_message,
-        start_time=s.start_time,
-        end_time=s.end_time,
-        duration_ms=s.duration_ms,
-        input=io[0] if io else None,
-        output=io[1] if io else None,
-        span_count=s.span_count,
-        llm_calls=s.llm_calls,
-        failed_llm_calls=s.failed_llm_calls,
-        tool_calls=s.tool_calls,
-        tool_errors=s.tool_errors,
-        input_tokens=storable.count(s.input_tokens),
-        output_tokens=storable.count(s.output_tokens),
-        cache_read_tokens=storable.count(s.cache_read_tokens),
-        cache_write_tokens=storable.count(s.cache_write_tokens),
-        reasoning_tokens=storable.count(s.reasoning_tokens),
-        cost_usd=storable.money(s.cost_usd),
-        unpriced_calls=s.unpriced_calls,
-        updated_at=timezone.now(),
-    )
+    now: datetime,
+) -> dict[str, Any]:
+    """The run's columns by attribute name, as `copying.upsert_rows` takes them."""
+    return {
+        "project_id": project.pk,
+        "trace_id": trace_id,
+        "api_key_id": api_key_id,
+        "name": storable.text(s.name, 512),
+        "agent_name": storable.text(s.agent_name, 200),
+        "user_id": s.user_id,
+        "session_id": s.session_id,
+        "environment": storable.text(s.environment, 100),
+        "service_name": storable.text(s.service_name, 200),
+        "tags": s.tags,
+        "root_span_id": s.root_span_id,
+        "has_root": s.has_root,
+        "status": s.status,
+        "error_message": s.error_message,
+        "start_time": s.start_time,
+        "end_time": s.end_time,
+        "duration_ms": s.duration_ms,
+        "input": io[0] if io else None,
+        "output": io[1] if io else None,
+        "span_count": s.span_count,
+        "llm_calls": s.llm_calls,
+        "failed_llm_calls": s.failed_llm_calls,
+        "tool_calls": s.tool_calls,
+        "tool_errors": s.tool_errors,
+        "input_tokens": storable.count(s.input_tokens),
+        "output_tokens": storable.count(s.output_tokens),
+        "cache_read_tokens": storable.count(s.cache_read_tokens),
+        "cache_write_tokens": storable.count(s.cache_write_tokens),
+        "reasoning_tokens": storable.count(s.reasoning_tokens),
+        "cost_usd": storable.money(s.cost_usd),
+        "unpriced_calls": s.unpriced_calls,
+        "updated_at": now,
+    }
