@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
@@ -7,8 +8,9 @@ from django.core.management import CommandError, call_command
 from django.test import RequestFactory, TestCase
 
 from ingest import auth, services
-from ingest.models import ApiKey, Organization, Project
+from ingest.models import ApiKey, Organization, Project, Run, Span
 from tests.factories import make_project
+from tests.ingest import spans
 
 
 class CreateProjectCommandTests(TestCase):
@@ -65,3 +67,28 @@ class ApiKeyTests(TestCase):
         assert ApiKey.objects.get(project=project).last_used_at is None
         auth.api_key_for_raw_key(raw_key)
         assert ApiKey.objects.get(project=project).last_used_at is not None
+
+
+class DeletionTests(TestCase):
+    """Spans reference their project and key without a database constraint (intake speed), so
+    the cascade is Django's: deleting a project must still take its spans and runs, and only its."""
+
+    def test_deleting_a_project_deletes_its_spans_and_runs_only(self):
+        doomed, _ = make_project("doomed")
+        kept, _ = make_project("kept")
+        start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+        spans.ingest(doomed, spans.agent_run(start))
+        spans.ingest(kept, spans.agent_run(start))
+        doomed.delete()
+        assert not Span.objects.filter(project_id=doomed.pk).exists()
+        assert not Run.objects.filter(project_id=doomed.pk).exists()
+        assert Span.objects.filter(project=kept).count() == 2
+        assert Run.objects.filter(project=kept).count() == 1
+
+    def test_deleting_a_key_keeps_its_spans_without_a_key(self):
+        project, _ = make_project()
+        extra = services.api_key_create(project, name="ci").api_key
+        spans.ingest(project, spans.agent_run(datetime(2026, 3, 2, 9, tzinfo=UTC)), api_key=extra)
+        extra.delete()
+        assert list(Span.objects.filter(project=project).values_list("api_key_id", flat=True)) == [None, None]
+        assert Run.objects.get(project=project).api_key_id is None
