@@ -6,6 +6,8 @@ import gzip
 import json
 import threading
 import unittest
+import unittest.mock
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection
@@ -14,10 +16,11 @@ from django.test import TestCase, TransactionTestCase
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from ingest import otlp, services, signals
+from ingest import copying, otlp, services, signals
 from ingest.models import ApiKey, LogRecord, Run, Span
 from tests import otlp_payloads
 from tests.factories import make_project
+from tests.ingest import spans as fake_spans
 
 PROTOBUF = "application/x-protobuf"
 
@@ -232,6 +235,20 @@ class IdempotencyAndOrderTests(IntakeTestCase):
         assert run.input and run.output, "the run shows its root span's input and output"
         services.recompute_runs(self.project, [run.trace_id])
         assert stored() == at_intake
+
+    def test_runs_of_more_traces_than_one_upsert_statement_takes_are_all_stored_then_updated(self):
+        """Runs are upserted a batch per statement (on PostgreSQL): every batch lands, and a
+        trace's later spans update its run rather than adding one."""
+        start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+        traces = [fake_spans.agent_run(start, agent=f"bot-{i}") for i in range(7)]
+        with unittest.mock.patch.object(copying, "UPSERT_BATCH", 3):
+            fake_spans.ingest(self.project, [first for first, *_ in traces])
+            runs = Run.objects.filter(project=self.project)
+            assert runs.count() == 7 and set(runs.values_list("span_count", flat=True)) == {1}
+            fake_spans.ingest(self.project, [item for _, *rest in traces for item in rest])
+        assert sorted(runs.values_list("agent_name", "span_count", "llm_calls")) == [
+            (f"bot-{i}", 2, 1) for i in range(7)
+        ]
 
     def test_a_run_without_its_root_yet_is_provisional_then_completed(self):
         request = otlp_payloads.traces_request("openinference_openai")
