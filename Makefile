@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	@touch $(STAMP)
 
-# Compiled, intake commits about a third more spans per second. Without a C compiler and Python's headers
+# Compiled, intake commits about a fifth more spans per second. Without a C compiler and Python's headers
 # the normalizer stays plain Python (same results). The old build goes first: the app refuses
 # to start on compiled code that no longer matches its source (ingest/native.py).
 $(NATIVE_STAMP): $(STAMP) $(NATIVE_SOURCES) Makefile
