@@ -153,13 +153,17 @@ def analyze(database_url: str) -> None:
             conn.execute("ANALYZE")
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (the gunicorn master and workers)."""
-    total = 0
-    pids = [pid]
+def tree_pids(pid: int) -> list[int]:
+    """A process and its children (the gunicorn master and workers)."""
     with contextlib.suppress(OSError):
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    for p in pids:
+        return [pid, *(int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    return [pid]
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of the server's processes."""
+    total = 0
+    for p in tree_pids(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -170,12 +174,9 @@ def tree_rss_mb(pid: int) -> float:
 
 
 def tree_cpu_seconds(pid: int) -> float:
-    """CPU time used so far by a process and its children (the gunicorn master and workers)."""
+    """CPU time the server's processes have used so far."""
     total = 0.0
-    pids = [pid]
-    with contextlib.suppress(OSError):
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    for p in pids:
+    for p in tree_pids(pid):
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
