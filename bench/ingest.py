@@ -1,12 +1,13 @@
-"""Intake benchmark: spans committed per second over OTLP/HTTP, and server memory.
+"""Intake benchmark: spans committed per second over OTLP/HTTP, server CPU per span, and memory.
 
 Run by hand (not part of the test suite). It starts the production web server (gunicorn) on
-loopback against a fresh database, posts pre-built OTLP/protobuf exports of realistic agent
-traces from 1, 4 and 16 concurrent clients, and counts the spans committed in the database.
+loopback against a fresh database, stores a warm-up of 40 requests, posts pre-built
+OTLP/protobuf exports of realistic agent traces from 1, 4 and 16 concurrent clients, and counts
+the spans committed in the database.
 
     .venv/bin/python bench/ingest.py                                  # SQLite under a temp dir
     .venv/bin/python bench/ingest.py --database-url postgres://postgres@127.0.0.1:5432/agentledger_bench
-    options: --seconds 20 --workers 2 --traces-per-request 50 --concurrency 1,4,16
+    options: --seconds 20 --workers 2 --traces-per-request 50 --concurrency 1,4,16 --warmup 40
 """
 
 from __future__ import annotations
