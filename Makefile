@@ -6,13 +6,15 @@ STAMP := $(VENV)/.installed
 # The span normalizer, compiled to C by mypyc (see ingest/native.py).
 NATIVE_SOURCES := $(sort $(wildcard ingest/conventions/*.py)) ingest/storable.py
 NATIVE_STAMP := build/native.stamp
+# Node.js exporters the intake tests run (OpenTelemetry JS on a Node 22 from the npm registry).
+NODE_STAMP := tests/node/node_modules/.installed
 
 .PHONY: install run test lint bench-ingest demo screenshots
 
 # A virtualenv without its interpreter (copied or half-deleted) is rebuilt rather than trusted.
 install:
 	@test -x $(BIN)/python || rm -rf $(VENV)
-	@$(MAKE) --no-print-directory $(STAMP) $(NATIVE_STAMP)
+	@$(MAKE) --no-print-directory $(STAMP) $(NATIVE_STAMP) $(NODE_STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +34,12 @@ $(NATIVE_STAMP): $(STAMP) $(NATIVE_SOURCES) Makefile
 	else rm -f ingest/conventions/*.so ingest/*.so *__mypyc.*.so; \
 	echo "could not compile the span normalizer (build/native.log): it runs as plain Python"; fi
 	@touch $@
+
+# Without npm the Node.js intake tests are skipped (CI requires them: AGENTLEDGER_REQUIRE_NODE).
+$(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix tests/node --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the Node.js exporter tests will be skipped"; fi
 
 # A secret key is generated once under var/ unless SECRET_KEY or SECRET_KEY_FILE is set.
 run: install

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.request_body.read_chunked_bodies",
     "django.middleware.security.SecurityMiddleware",
     "config.nul_guard.refuse_nul_parameters",
     "whitenoise.middleware.WhiteNoiseMiddleware",

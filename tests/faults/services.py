@@ -153,28 +153,6 @@ def new_project_key(env: dict[str, str], name: str = "faults") -> str:
     return manage(env, "create_project", name).strip().splitlines()[-1]
 
 
-@contextmanager
-def web_server(env: dict[str, str], log: Path, workers: int = 2) -> Iterator[str]:
-    """The production web server on a free port; yields its base URL once /healthz answers."""
-    port = processes.free_port()
-    cmd = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-           "--workers", str(workers), "--graceful-timeout", "5"]  # fmt: skip
-    with processes.running(cmd, env=env, log=log):
-        url = f"http://127.0.0.1:{port}"
-        processes.wait_for(lambda: _answers(f"{url}/healthz"), what="gunicorn")
-        yield url
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2):
-            return True
-    except urllib.error.HTTPError as exc:
-        return exc.code < 500
-    except OSError:
-        return False
-
-
 def fault_env(database_url: str, broker_url: str, var_dir: Path) -> dict[str, str]:
     """A child environment on the given database and broker, with the per-key rate limit off."""
     env = dict(os.environ)

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
+from tests import processes
 from tests.faults import services
 from tests.faults.services import INPUT_TOKENS, LLM_CALLS_PER_RUN, OUTPUT_TOKENS, SPANS_PER_RUN
 
@@ -54,7 +55,7 @@ def test_a_postgres_crash_during_intake_loses_and_doubles_nothing(tmp_path):
         env = services.fault_env(postgres.url, "", tmp_path / "var")
         services.manage(env, "migrate", "-v0")
         key = services.new_project_key(env)
-        with services.web_server(env, tmp_path / "gunicorn.log") as url:
+        with processes.web_server(env, tmp_path / "gunicorn.log") as url:
             first_third_stored = threading.Event()
             sent = iter(range(BATCHES))
             lock = threading.Lock()

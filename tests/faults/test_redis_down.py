@@ -37,7 +37,7 @@ def test_intake_commits_with_redis_down_and_rollups_catch_up_when_it_returns(tmp
         env.update(CACHE_URL=redis.url, AGENTLEDGER_KEY_RATE_LIMIT="100000")  # counters live in Redis
         key = services.new_project_key(env, "redis down")
         start_ns = (time.time_ns() // services.SECOND - 7200) * services.SECOND
-        with services.web_server(env, tmp_path / "gunicorn.log") as url:
+        with processes.web_server(env, tmp_path / "gunicorn.log") as url:
             redis.stop()
             deliveries = [
                 services.post_until_accepted(url, key, services.export_body(batch, 5, start_ns), give_up_after=30)
