@@ -501,9 +501,11 @@ def _call_totals(
             )
             for s in rows
         ]
-        calls = {f.span_id for f in runs._llm_calls(facts, {f.span_id: f for f in facts})}
+        by_id = {f.span_id: f for f in facts}
+        calls = {f.span_id for f in runs._llm_calls(facts, by_id)}
+        tool_calls = {f.span_id for f in runs.tool_calls(facts, by_id)}
         for s in rows:
-            if s.kind == SpanKind.TOOL:
+            if s.span_id in tool_calls:
                 tool = tools[(agent, (s.tool_name or s.name)[:200])]
                 tool.calls += 1
                 tool.failed += s.is_error

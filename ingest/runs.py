@@ -99,7 +99,7 @@ def summarize(spans: list[SpanFacts]) -> RunSummary:
     usage_ids = usage_span_ids(spans, by_id)
     counted = [by_id[i] for i in sorted(usage_ids)]
     calls = _llm_calls(spans, by_id)
-    tools = [s for s in spans if s.kind == SpanKind.TOOL]
+    tools = tool_calls(spans, by_id)
     failed = root.is_error or any(s.is_error for s in spans if s.kind == SpanKind.AGENT)
     start = min(s.start_time for s in spans)
     end = max(s.end_time for s in spans)
@@ -153,6 +153,29 @@ def _llm_calls(spans: list[SpanFacts], by_id: dict[str, SpanFacts]) -> list[Span
     llm = [s for s in spans if s.kind == SpanKind.LLM]
     wrapping = _ancestors_of(llm, by_id)
     return _one_per_response_id([s for s in llm if s.span_id not in wrapping])
+
+
+def tool_calls(spans: list[SpanFacts], by_id: dict[str, SpanFacts]) -> list[SpanFacts]:
+    """TOOL spans that are calls, each real call once (docs/conventions.md, "One count per real
+    operation"): a tool span wrapping another tool span of the same agent step is not a call of
+    its own (an `execute_tool` span around its MCP `tools/call` client span; a framework's merged
+    span over parallel calls that each have their own span). A tool that runs an agent counts,
+    and so do that agent's tools: an AGENT or LLM span between them ends the wrapping."""
+    wrapping: set[str] = set()
+    for span in spans:
+        if span.kind != SpanKind.TOOL:
+            continue
+        parent, seen = span.parent_span_id, set()
+        while parent in by_id and parent not in seen:
+            seen.add(parent)
+            above = by_id[parent]
+            if above.kind in (SpanKind.AGENT, SpanKind.LLM):
+                break
+            if above.kind == SpanKind.TOOL:
+                wrapping.add(above.span_id)
+                break
+            parent = above.parent_span_id
+    return [s for s in spans if s.kind == SpanKind.TOOL and s.span_id not in wrapping]
 
 
 def _one_per_response_id(spans: list[SpanFacts]) -> list[SpanFacts]:

@@ -32,7 +32,20 @@ _OPERATION_KINDS = {
     "llm_request": SpanKind.LLM,  # OpenLLMetry
     "vector_db_retrieve": SpanKind.RETRIEVER,  # OpenLLMetry
     "agent_step": SpanKind.AGENT,  # Vercel AI SDK 7; its usage is aggregate
+    "plan": SpanKind.CHAIN,  # an agent's planning step (GenAI conventions after 1.41)
+    # Memory operations (semantic-conventions-genai): a search reads like a retrieval; writes are other work.
+    "search_memory": SpanKind.RETRIEVER,
+    "create_memory": SpanKind.SPAN,
+    "update_memory": SpanKind.SPAN,
+    "upsert_memory": SpanKind.SPAN,
+    "delete_memory": SpanKind.SPAN,
+    "create_memory_store": SpanKind.SPAN,
+    "delete_memory_store": SpanKind.SPAN,
+    # Guardrail runs (semantic-conventions-genai proposal; OpenLLMetry's `apply_guardrail`).
+    "run_guardrail": SpanKind.GUARDRAIL,
+    "apply_guardrail": SpanKind.GUARDRAIL,
 }
+MCP_METHOD = "mcp.method.name"
 
 # Rule 10: the SC span-name grammar, `{operation} {target}`.
 _NAME_GRAMMAR = (
@@ -46,6 +59,8 @@ _NAME_GRAMMAR = (
     (re.compile(r"^invoke_workflow .+", re.IGNORECASE), SpanKind.CHAIN),
     (re.compile(r"^retrieval .+", re.IGNORECASE), SpanKind.RETRIEVER),
     (re.compile(r"^tools/call .+", re.IGNORECASE), SpanKind.TOOL),  # MCP
+    (re.compile(r"^(run_guardrail|apply_guardrail)( .+)?$", re.IGNORECASE), SpanKind.GUARDRAIL),
+    (re.compile(r"^search_memory( .+)?$", re.IGNORECASE), SpanKind.RETRIEVER),
 )
 
 _MODEL_IN_NAME = re.compile(r"^(?:chat|text_completion|generate_content|embeddings) (.+)$", re.IGNORECASE)
@@ -67,6 +82,15 @@ _LLM_KEYS = (
 def kind_from_operation(view: SpanView) -> str | None:
     """Rule 3."""
     return _OPERATION_KINDS.get(view.lower(OPERATION_NAME))
+
+
+def kind_from_mcp_method(view: SpanView) -> str | None:
+    """Rule 3, MCP part: a `tools/call` is a tool call (client or server side); other MCP methods
+    (`initialize`, `tools/list`, ...) are protocol chatter."""
+    method = view.lower(MCP_METHOD)
+    if not method:
+        return None
+    return SpanKind.TOOL if method == "tools/call" else SpanKind.SPAN
 
 
 def kind_from_tool_keys(view: SpanView) -> str | None:

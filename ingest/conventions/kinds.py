@@ -52,6 +52,7 @@ RULES: tuple[Rule, ...] = (
     Rule(1, "langfuse", langfuse.kind_from_observation_type),
     Rule(2, "openinference", openinference.kind_from_span_kind),
     Rule(3, "otel_genai", genai.kind_from_operation),
+    Rule(3, "otel_genai", genai.kind_from_mcp_method),
     Rule(4, "traceloop", traceloop.kind_from_span_kind),
     Rule(5, "genkit", genkit.kind_from_subtype),
     Rule(6, "vercel_ai", vercel_ai.kind_from_model_call),

@@ -2632,3 +2632,32 @@ def test_garbage_never_raises(
         assert count is None or 0 <= count < 2**63
     assert fields.reported_cost is None or isinstance(fields.reported_cost, Decimal)
     assert all(isinstance(key, str) for key in fields.unmapped)
+
+
+@pytest.mark.parametrize(
+    ("name", "attributes", "kind"),
+    [
+        ("plan", {"gen_ai.operation.name": "plan"}, SpanKind.CHAIN),
+        ("invoke_workflow triage", {"gen_ai.operation.name": "invoke_workflow"}, SpanKind.CHAIN),
+        ("create_agent helper", {"gen_ai.operation.name": "create_agent"}, SpanKind.AGENT),
+        (
+            "search_memory prefs",
+            {"gen_ai.operation.name": "search_memory", "gen_ai.memory.store.id": "m1"},
+            SpanKind.RETRIEVER,
+        ),
+        ("update_memory prefs", {"gen_ai.operation.name": "update_memory"}, SpanKind.SPAN),
+        ("run_guardrail pii", {"gen_ai.operation.name": "run_guardrail"}, SpanKind.GUARDRAIL),
+        ("apply_guardrail pii llm_input", {}, SpanKind.GUARDRAIL),
+        ("tools/call lookup", {"mcp.method.name": "tools/call", "gen_ai.tool.name": "lookup"}, SpanKind.TOOL),
+        ("tools/list", {"mcp.method.name": "tools/list"}, SpanKind.SPAN),
+    ],
+)
+def test_newer_genai_operations_and_mcp_methods_have_their_kind(name, attributes, kind):
+    fields = norm(name, attributes)
+    assert fields.kind == kind
+    assert "gen_ai.operation.name" not in fields.unmapped and "mcp.method.name" not in fields.unmapped
+
+
+def test_an_mcp_tools_call_names_its_tool():
+    fields = norm("tools/call lookup_order", {"mcp.method.name": "tools/call", "mcp.session.id": "s-1"})
+    assert (fields.kind, fields.tool_name) == (SpanKind.TOOL, "lookup_order")

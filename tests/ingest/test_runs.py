@@ -116,3 +116,24 @@ def test_agent_name_prefers_the_named_agent_span_then_inherited_then_service():
 def test_unpriced_calls_leave_cost_empty_not_zero():
     s = summarize([span("a", kind="agent"), span("c", "a", "llm", input_tokens=10)])
     assert (s.cost_usd, s.unpriced_calls) == (None, 1)
+
+
+def test_a_tool_span_around_its_mcp_call_counts_once_with_its_error():
+    # The agent's `execute_tool lookup` span around the MCP client's `tools/call lookup`, which failed.
+    spans = [span("a", kind="agent"), span("t", "a", "tool", is_error=True, name="execute_tool lookup"),
+             span("mcp", "t", "tool", is_error=True, name="tools/call lookup"),
+             span("srv", "mcp", "tool", is_error=True, name="tools/call lookup", scope_name="mcp-server")]  # fmt: skip
+    assert (summarize(spans).tool_calls, summarize(spans).tool_errors) == (1, 1)
+
+
+def test_a_merged_span_over_parallel_tool_calls_is_not_a_tool():
+    spans = [span("a", kind="agent"), span("m", "a", "tool", name="execute_tool (merged)"),
+             span("t1", "m", "tool", name="execute_tool get_weather"),
+             span("t2", "m", "tool", name="execute_tool get_time", is_error=True)]  # fmt: skip
+    assert (summarize(spans).tool_calls, summarize(spans).tool_errors) == (2, 1)
+
+
+def test_a_tool_that_runs_an_agent_counts_beside_that_agents_tools():
+    spans = [span("a", kind="agent"), span("t", "a", "tool", name="research"),
+             span("sub", "t", "agent"), span("t2", "sub", "tool", name="search")]  # fmt: skip
+    assert summarize(spans).tool_calls == 2
