@@ -135,8 +135,11 @@ def model_from_span_name(view: SpanView) -> str | None:
 
 
 def agent_from_span_name(view: SpanView) -> str | None:
-    """`invoke_agent {name}` / `create_agent {name}`."""
-    return _group(_AGENT_IN_NAME, view.name)
+    """`invoke_agent {name}` / `create_agent {name}`, unless the name is the span's model: the
+    Vercel AI SDK 7 names its root `invoke_agent {model}` when the call has no `functionId`."""
+    name = _group(_AGENT_IN_NAME, view.name)
+    models = [view.attributes.get("gen_ai.request.model"), view.attributes.get("gen_ai.response.model")]
+    return None if name in models else name
 
 
 def tool_from_span_name(view: SpanView) -> str | None:

@@ -16,9 +16,7 @@ import json
 import socket
 import time
 import zlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,19 +29,12 @@ from ingest.models import LogRecord, Run, Span
 from tests import otlp_payloads, processes
 from tests.factories import make_project
 from tests.faults.services import INPUT_TOKENS, LLM_CALLS_PER_RUN, OUTPUT_TOKENS, SPANS_PER_RUN, export_body
+from tests.ingest.conftest import LIMIT
 
-LIMIT = 256 * 1024  # the servers' AGENTLEDGER_MAX_REQUEST_BYTES here
 RUNS = 3
 
 # The servers answer from their own processes or threads: the data must be committed to be seen.
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def gunicorn(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[str]:
-    env = processes.child_env(AGENTLEDGER_MAX_REQUEST_BYTES=str(LIMIT), AGENTLEDGER_KEY_RATE_LIMIT="0")
-    with processes.web_server(env, tmp_path_factory.mktemp("gunicorn") / "gunicorn.log", workers=1) as url:
-        yield url
 
 
 @pytest.fixture
@@ -250,12 +241,7 @@ def test_chunked_body_over_the_limit_is_a_413_and_reading_stops(server):
     assert not Span.objects.filter(project=project).exists()
 
 
-@pytest.fixture(scope="module")
-def node_exporter() -> Path:
-    return processes.node_exporter_dir()
-
-
-def test_opentelemetry_js_exporter_run_appears_like_a_python_one(gunicorn, node_exporter, tmp_path):
+def test_opentelemetry_js_exporter_run_appears_like_a_python_one(gunicorn, node_exporter):
     """The real OpenTelemetry JS OTLP/HTTP protobuf exporter on Node 22, configured by the
     environment variables the README shows, exports a small agent run (gzip-compressed and
     chunked) to gunicorn; the run's tree and totals match what the provider billed."""

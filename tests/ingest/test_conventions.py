@@ -2661,3 +2661,10 @@ def test_newer_genai_operations_and_mcp_methods_have_their_kind(name, attributes
 def test_an_mcp_tools_call_names_its_tool():
     fields = norm("tools/call lookup_order", {"mcp.method.name": "tools/call", "mcp.session.id": "s-1"})
     assert (fields.kind, fields.tool_name) == (SpanKind.TOOL, "lookup_order")
+
+
+def test_an_invoke_agent_span_named_after_its_model_names_no_agent():
+    """Vercel AI SDK 7 without a functionId: `invoke_agent gpt-4o-mini` is not an agent called gpt-4o-mini."""
+    attributes = {"gen_ai.operation.name": "invoke_agent", "gen_ai.request.model": "gpt-4o-mini"}
+    assert norm("invoke_agent gpt-4o-mini", attributes, scope="ai").agent_name == ""
+    assert norm("invoke_agent triage", attributes).agent_name == "triage"
