@@ -254,6 +254,7 @@ class Span(models.Model):
     resource = models.JSONField(default=dict, blank=True)
     events = models.JSONField(default=list, blank=True)
     unmapped = models.JSONField(default=list, blank=True)
+    usage_warnings = models.JSONField(default=list, blank=True)  # conventions.usage.WARNINGS codes
     # Run-level facts this span carried: run_name, environment, tags, service_name, is_root
     run_hints = models.JSONField(default=dict, blank=True)
     scope_name = models.CharField(max_length=200, blank=True)

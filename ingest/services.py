@@ -372,6 +372,7 @@ def _span_row(
         "cache_write_tokens": f.cache_write_tokens,
         "reasoning_tokens": f.reasoning_tokens,
         "aggregated_usage": f.aggregated_usage,
+        "usage_warnings": f.usage_warnings,
         "reported_cost": storable.money(f.reported_cost),
         "cost_usd": storable.money(cost.cost_usd),
         "cost_source": cost.cost_source,

@@ -119,6 +119,7 @@ class SpanFields:
     reasoning_tokens: int | None = None
     # True when this span's usage repeats its children's (agent run / chain / wrapper spans).
     aggregated_usage: bool = False
+    usage_warnings: list[str] = field(default_factory=list)  # usage.WARNINGS codes
     reported_cost: Decimal | None = None  # USD, when the span carried a provider/SDK cost
     response_id: str = ""
     finish_reason: str = ""

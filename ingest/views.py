@@ -65,9 +65,6 @@ def _otlp(request: HttpRequest, store: Store, encode: Callable[..., bytes]) -> H
             return response
         if int(request.headers.get("Content-Length") or 0) > limit:
             return _error(413, f"request body is over the {limit} byte limit")
-        if not request.body:
-            # An empty export stores nothing: never acknowledge a body that did not arrive.
-            return _error(400, "empty request body: send the export with Content-Length or Transfer-Encoding: chunked")
         media = otlp.media_type(request.content_type or "")
         rejected, message = store(api_key, request)
     except otlp.OtlpError as exc:

@@ -279,6 +279,7 @@ class Usage:
     cache_write_tokens: int | None = None
     reasoning_tokens: int | None = None
     aggregated: bool = False
+    warnings: tuple[str, ...] = ()  # WARNINGS codes: counts that contradict each other
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,14 +341,43 @@ def read_usage(view: SpanView, provider: str) -> Usage:
         counts, aggregated = pooled, True
     else:
         return Usage()
+    input_tokens, output_tokens = _inclusive_input(counts, view, provider), _inclusive_output(counts)
     return Usage(
-        input_tokens=_inclusive_input(counts, view, provider),
-        output_tokens=_inclusive_output(counts),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
         cache_read_tokens=counts.cache_read,
         cache_write_tokens=counts.cache_write,
         reasoning_tokens=counts.reasoning,
         aggregated=aggregated,
+        warnings=_warnings(counts, view, provider, input_tokens, output_tokens),
     )
+
+
+# Token-accounting warnings, shown on the intake diagnostics page with an example span.
+WARNINGS = {
+    "cache_above_input": "cache tokens above an input count that should include them",
+    "reasoning_above_output": "reasoning tokens above an output count that should include them",
+    "total_mismatch": "input + output differ from the reported total",
+}
+
+
+def _warnings(
+    counts: _Counts, view: SpanView, provider: str, input_tokens: int | None, output_tokens: int | None
+) -> tuple[str, ...]:
+    found: list[str] = []
+    if counts.input is not None:
+        raw_input, source = counts.input
+        basis = cache_basis(UsageSource(family_of(source), view.scope, provider, view))
+        cache = (counts.cache_read or 0) + (counts.cache_write or 0)
+        if cache > raw_input and (basis is None or basis.input_includes_cache is not False):
+            found.append("cache_above_input")
+    output = counts.output
+    if output is not None and family_of(output[1]) is not Family.LANGFUSE and (counts.reasoning or 0) > output[0]:
+        found.append("reasoning_above_output")
+    totals = (counts.total, input_tokens, output_tokens)
+    if None not in totals and counts.total != (input_tokens or 0) + (output_tokens or 0):
+        found.append("total_mismatch")
+    return tuple(found)
 
 
 def _inclusive_input(counts: _Counts, view: SpanView, provider: str) -> int | None:

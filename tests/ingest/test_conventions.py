@@ -2668,3 +2668,24 @@ def test_an_invoke_agent_span_named_after_its_model_names_no_agent():
     attributes = {"gen_ai.operation.name": "invoke_agent", "gen_ai.request.model": "gpt-4o-mini"}
     assert norm("invoke_agent gpt-4o-mini", attributes, scope="ai").agent_name == ""
     assert norm("invoke_agent triage", attributes).agent_name == "triage"
+
+
+@pytest.mark.parametrize(
+    ("attributes", "scope", "warnings"),
+    [
+        ({"gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 20,
+          "gen_ai.usage.cache_read.input_tokens": 80, "gen_ai.usage.total_tokens": 120}, "", []),
+        ({"gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 20,
+          "gen_ai.usage.cache_read.input_tokens": 300}, "opentelemetry.instrumentation.openai_v2", ["cache_above_input"]),
+        ({"gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 20,
+          "gen_ai.usage.reasoning.output_tokens": 50}, "", ["reasoning_above_output"]),
+        ({"gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 20, "gen_ai.usage.total_tokens": 150},
+         "", ["total_mismatch"]),
+        # Anthropic's native input excludes cache: a larger cache is normal there.
+        ({"gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 20,
+          "gen_ai.usage.cache_read.input_tokens": 300}, "anthropic", []),
+    ],
+)  # fmt: skip
+def test_usage_that_contradicts_itself_is_flagged(attributes, scope, warnings):
+    fields = norm("chat gpt-4o", {"gen_ai.operation.name": "chat", **attributes}, scope=scope)
+    assert fields.usage_warnings == warnings
