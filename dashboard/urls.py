@@ -7,7 +7,7 @@ from django.urls import include, path, register_converter
 from django.urls.converters import PathConverter
 
 from dashboard import signin
-from dashboard.views import account, anomalies, budgets, cost, entities, overview, quality, runs, scores
+from dashboard.views import account, anomalies, budgets, cost, diagnostics, entities, overview, quality, runs, scores
 
 
 class NameConverter(PathConverter):
@@ -48,6 +48,7 @@ project_pages = [
     path("budgets/", budgets.budgets, name="budgets"),
     path("alerts/", budgets.alerts, name="alerts"),
     path("anomalies/<int:alert_id>/", anomalies.anomaly, name="anomaly"),
+    path("diagnostics/", diagnostics.diagnostics, name="diagnostics"),
 ]
 
 urlpatterns = [

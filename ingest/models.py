@@ -258,6 +258,7 @@ class Span(models.Model):
     # Run-level facts this span carried: run_name, environment, tags, service_name, is_root
     run_hints = models.JSONField(default=dict, blank=True)
     scope_name = models.CharField(max_length=200, blank=True)
+    scope_version = models.CharField(max_length=100, blank=True)
     api_key = models.ForeignKey(
         ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
     )

@@ -27,7 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ingest import selectors, timeranges
+from ingest import diagnostics, selectors, timeranges
 from ingest.api import ProjectKeyAuthentication, normalize_id
 from ingest.models import ApiKey, Project, Run, Span
 
@@ -417,3 +417,66 @@ def _tree_json(roots: list[selectors.SpanNode]) -> list[dict[str, Any]]:
     for node in order:
         data[id(node)]["children"] = [data[id(c)] for c in node.children]
     return [data[id(r)] for r in roots]
+
+
+class SpanRefOut(serializers.Serializer[Any]):
+    trace_id = serializers.CharField()
+    span_id = serializers.CharField()
+
+
+class FindingOut(serializers.Serializer[Any]):
+    name = serializers.CharField(help_text="the attribute key, warning code or model")
+    text = serializers.CharField()
+    spans = serializers.IntegerField()
+    example = SpanRefOut()
+
+
+class DiagnosticsOut(serializers.Serializer[Any]):
+    senders = inline_serializer(
+        "Sender",
+        {
+            "scope": serializers.CharField(help_text="instrumentation scope (library) name"),
+            "version": serializers.CharField(),
+            "sdk": serializers.CharField(help_text="OpenTelemetry SDK language and version"),
+            "spans": serializers.IntegerField(),
+            "last_seen": serializers.DateTimeField(),
+        },
+        many=True,
+    )
+    unmapped_keys = FindingOut(many=True)
+    usage_warnings = FindingOut(many=True)
+    cost_disagreements = inline_serializer(
+        "CostDisagreement",
+        {
+            "model": serializers.CharField(),
+            "spans": serializers.IntegerField(),
+            "reported_usd": serializers.DecimalField(max_digits=20, decimal_places=10, coerce_to_string=True),
+            "computed_usd": serializers.DecimalField(max_digits=20, decimal_places=10, coerce_to_string=True),
+            "example": SpanRefOut(),
+        },
+        many=True,
+    )
+    unpriced_models = FindingOut(many=True)
+    sampled = serializers.IntegerField(help_text="spans read for the key and warning counts")
+
+
+class DiagnosticsApi(QueryApi):
+    """GET /api/v1/diagnostics"""
+
+    Params = RangeParams
+
+    @extend_schema(
+        operation_id="diagnostics",
+        parameters=[RangeParams, PROJECT_PARAM],
+        responses=DiagnosticsOut,
+        summary="Intake diagnostics: who sends, keys no rule read, usage and cost that look wrong",
+        description="Over spans started in the range: instrumentation libraries and scopes with their "
+        "span counts; attribute keys no convention rule read; token-accounting warnings (cache above "
+        "input, reasoning above output, input + output different from a reported total, usage "
+        "repeated on a parent); reported costs the price book disagrees with; unpriced models. "
+        "Each finding names an example span.",
+    )
+    def get(self, request: Request) -> Response:
+        project, params = self.parse(request)
+        found = diagnostics.diagnostics(project, params["range"])
+        return Response(DiagnosticsOut(found).data)

@@ -396,6 +396,7 @@ def _span_row(
         "unmapped": f.unmapped,
         "run_hints": storable.json_value({k: v for k, v in hints.items() if v}),
         "scope_name": storable.text(raw.scope_name, 200),
+        "scope_version": storable.text(raw.scope_version, 100),
         "counts_usage": False,  # set by _update_runs
         "received_at": received_at,
     }

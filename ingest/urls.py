@@ -21,5 +21,6 @@ urlpatterns += [
     path("api/v1/metrics/summary", query_api.SummaryApi.as_view(), name="api-metrics-summary"),
     path("api/v1/metrics/timeseries", query_api.TimeseriesApi.as_view(), name="api-metrics-timeseries"),
     path("api/v1/runs", query_api.RunListApi.as_view(), name="api-runs"),
+    path("api/v1/diagnostics", query_api.DiagnosticsApi.as_view(), name="api-diagnostics"),
     path("api/v1/runs/<str:trace_id>", query_api.RunDetailApi.as_view(), name="api-run-detail"),
 ]
