@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+
+
+def validate_agent_pattern(value: str) -> None:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValidationError(f"not a regular expression: {exc}") from None
 
 
 def validate_timezone(value: str) -> None:
@@ -64,6 +72,19 @@ class Project(models.Model):
         default=False,
         help_text="replace e-mail addresses, payment card numbers and phone numbers by [REDACTED:kind] "
         "before spans and logs are stored",
+    )
+    # ingest/agent_names.py: for libraries that export no agent name.
+    agent_attribute = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="a span attribute whose value names the agent (e.g. app.agent); wins over what the conventions read",
+    )
+    agent_span_name = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[validate_agent_pattern],
+        help_text=r"a regular expression over span names that names the agent: its first group, else the whole "
+        r"match (e.g. ^(\w+Agent)\.run$ names SupportAgent from a span SupportAgent.run)",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -259,7 +259,10 @@ def _agent_name(root: SpanFacts, ordered: list[SpanFacts]) -> str:
     (a LangGraph graph's); else the service. Graph nodes the framework named are skipped."""
     agents = [s for s in ordered if s.kind == SpanKind.AGENT and not s.run_hints.get("framework_node")]
     agent = (
-        _first(s.agent_name for s in agents) or _first(s.name for s in agents) or _first(s.agent_name for s in ordered)
+        _first(s.agent_name for s in ordered if s.run_hints.get("agent_by_rule"))  # the project's own rule
+        or _first(s.agent_name for s in agents)
+        or _first(s.name for s in agents)
+        or _first(s.agent_name for s in ordered)
     )
     if agent:
         return agent

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from ingest import conventions, copying, costs, keys, pricing, redaction, rollups, runs, signals, storable
+from ingest import agent_names, conventions, copying, costs, keys, pricing, redaction, rollups, runs, signals, storable
 from ingest.conventions import messages
 from ingest.models import (
     ApiKey,
@@ -120,6 +120,8 @@ def ingest_spans(api_key: ApiKey, items: list[tuple[RawSpan, SpanFields]]) -> in
     policy = redaction_policy(project)
     if policy.active:  # before anything is stored or handed to a listener
         items = [redaction.span(raw, fields, policy) for raw, fields in items]
+    if rule := agent_names.Rule.of(project.agent_attribute, project.agent_span_name):
+        items = [(raw, agent_names.apply(rule, raw, fields)) for raw, fields in items]
     overrides = costs.overrides_for(project)
     now = timezone.now()
     rows: dict[tuple[str, str], dict[str, Any]] = {}
@@ -333,6 +335,7 @@ def _span_row(
         "service_name": raw.resource.get("service.name"),
         "is_root": f.is_root,
         "framework_node": _is_framework_node(raw),
+        "agent_by_rule": f.agent_by_rule,
     }
     cost = costs.span_cost(
         kind=f.kind,
