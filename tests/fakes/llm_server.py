@@ -1,4 +1,4 @@
-"""A deterministic fake LLM provider (OpenAI + Anthropic wire formats) for tests.
+"""A deterministic fake LLM provider (OpenAI, Anthropic and Gemini wire formats) for tests.
 
 Runs a stdlib ``ThreadingHTTPServer`` on 127.0.0.1 in a background thread::
 
@@ -9,7 +9,17 @@ Runs a stdlib ``ThreadingHTTPServer`` on 127.0.0.1 in a background thread::
 
 Endpoints: ``POST /v1/chat/completions`` (plain and SSE streaming, with
 ``stream_options.include_usage``), ``POST /v1/responses`` (plain and streaming),
-``POST /v1/embeddings`` and Anthropic's ``POST /v1/messages`` (plain and streaming).
+``POST /v1/embeddings``, Anthropic's ``POST /v1/messages`` (plain and streaming) and
+Gemini's ``POST /v1beta/models/{model}:generateContent`` and
+``:streamGenerateContent`` (SSE with ``?alt=sse``; any ``.../models/{model}:...`` path,
+so Vertex-style paths and other API versions answer too). For Gemini the model comes
+from the path, function calls are ``functionCall`` parts (without an ``id``, as the
+Gemini API sends them), a tool result is read from the trailing ``functionResponse``
+part (its ``response`` object: a single string value such as ``{"result": ...}`` or
+``{"error": ...}`` is used as is, anything else as JSON), and the system instruction
+counts as one item. A Gemini stream sends text in several chunks, a function call in
+one; every chunk carries ``usageMetadata`` but only the last one is complete (the
+earlier ones have the prompt counts only), as Gemini does: take the last, never sum.
 
 The scripted reply (``weather_script``, replaceable through ``script=``):
 
@@ -20,8 +30,9 @@ The scripted reply (``weather_script``, replaceable through ``script=``):
 * otherwise -> ``default_text``.
 
 A model name containing "error" fails: HTTP 500 if it also contains "500",
-else HTTP 400, with the provider's error body. Clients retry 500s, so set
-``max_retries=0`` when using it.
+else HTTP 400, with the provider's error body (Gemini's is
+``{"error": {"code": 400, "message": ..., "status": "INVALID_ARGUMENT"}}``, or
+``INTERNAL`` for 500). Clients retry 500s, so set ``max_retries=0`` when using it.
 
 Token usage is a pure function of the request (see ``usage_for``), so a test can
 assert exact numbers. ``n`` counts the conversation items sent (system prompt
@@ -31,6 +42,12 @@ included):
   tool call, 40 for text, of which reasoning = 5; total = prompt + completion.
 * Anthropic: input = 100 + 10n (excluding cache, as Anthropic reports it),
   cache_read = 30n, cache_creation = 7; output = 25 / 40.
+* Gemini (``usageMetadata``): promptTokenCount = 100 + 10n, of which
+  cachedContentTokenCount = 10n; candidatesTokenCount = 25 for a function call,
+  40 for text; thoughtsTokenCount = 5, reported *outside* candidates (unlike
+  OpenAI's reasoning tokens, which are part of completion); totalTokenCount =
+  prompt + candidates + thoughts. Also promptTokensDetails (and
+  cacheTokensDetails) by modality, all TEXT.
 * Embeddings: prompt = total = 8 per input string.
 
 Every request is kept in ``requests`` with the usage that was returned.
@@ -61,7 +78,7 @@ CREATED = 1_767_225_600  # 2026-01-01T00:00:00Z: fixed so replies are byte-stabl
 class Turn:
     """What the script needs to know about a request, whatever the wire format."""
 
-    api: str  # "chat", "responses" or "anthropic"
+    api: str  # "chat", "responses", "anthropic" or "gemini"
     model: str
     n_items: int
     last_user_text: str
@@ -125,6 +142,16 @@ def usage_for(api: str, n_items: int, reply: Reply) -> JSON:
             "cache_creation_input_tokens": 7,
         }
     prompt, cached, reasoning = 100 + 10 * n_items, 10 * n_items, 5
+    if api == "gemini":
+        return {
+            "promptTokenCount": prompt,
+            "candidatesTokenCount": output,
+            "totalTokenCount": prompt + output + reasoning,
+            "cachedContentTokenCount": cached,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt}],
+            "cacheTokensDetails": [{"modality": "TEXT", "tokenCount": cached}],
+            "thoughtsTokenCount": reasoning,
+        }
     if api == "responses":
         return {
             "input_tokens": prompt,
@@ -294,6 +321,57 @@ def _anthropic_turn(body: JSON) -> Turn:
         tool_result=tool_result,
         tool_names=[str(t.get("name")) for t in tools],
         first_tool_param=_first_param(tools[0].get("input_schema")) if tools else "city",
+    )
+
+
+GEMINI_PATH = re.compile(r"/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$")
+
+
+def _gemini_response_text(response: Any) -> str:
+    """A functionResponse's ``response`` object as the text a model would read."""
+    if isinstance(response, dict) and len(response) == 1:
+        (value,) = response.values()
+        if isinstance(value, str):
+            return value
+    return response if isinstance(response, str) else json.dumps(response)
+
+
+def _gemini_turn(body: JSON, model: str) -> Turn:
+    """Gemini's JSON takes camelCase or snake_case field names (google-genai sends parameters_json_schema)."""
+    contents: list[JSON] = [c for c in body.get("contents") or [] if isinstance(c, dict)]
+    declarations: list[JSON] = [
+        d
+        for tool in body.get("tools") or []
+        for d in (tool.get("functionDeclarations") or tool.get("function_declarations") or [])
+        if isinstance(d, dict)
+    ]
+    last_user_text = ""
+    for content in contents:
+        parts = [p for p in content.get("parts") or [] if isinstance(p, dict)]
+        texts = [p["text"] for p in parts if isinstance(p.get("text"), str) and not p.get("thought")]
+        if content.get("role", "user") == "user" and texts:
+            last_user_text = " ".join(texts)
+    tool_result = None
+    if contents:
+        last_parts = [p for p in contents[-1].get("parts") or [] if isinstance(p, dict)]
+        responses = [
+            p.get("functionResponse") or p["function_response"]
+            for p in last_parts
+            if isinstance(p.get("functionResponse") or p.get("function_response"), dict)
+        ]
+        if responses:
+            tool_result = _gemini_response_text(responses[-1].get("response"))
+    first = declarations[0] if declarations else {}
+    return Turn(
+        api="gemini",
+        model=model,
+        n_items=len(contents) + (1 if body.get("systemInstruction") or body.get("system_instruction") else 0),
+        last_user_text=last_user_text,
+        tool_result=tool_result,
+        tool_names=[str(d.get("name")) for d in declarations],
+        first_tool_param=_first_param(
+            first.get("parameters") or first.get("parametersJsonSchema") or first.get("parameters_json_schema")
+        ),
     )
 
 
@@ -590,6 +668,37 @@ def _anthropic_events(turn: Turn, reply: Reply, seq: int, usage: JSON) -> Iterat
     yield "message_stop", {"type": "message_stop"}
 
 
+def _gemini_parts(reply: Reply) -> list[JSON]:
+    if reply.tool_call:
+        return [{"functionCall": {"name": reply.tool_call.name, "args": reply.tool_call.arguments}}]
+    return [{"text": reply.text or ""}]
+
+
+def _gemini_response(turn: Turn, seq: int, parts: list[JSON], usage: JSON, finish: bool) -> JSON:
+    candidate: JSON = {"content": {"parts": parts, "role": "model"}, "index": 0}
+    if finish:
+        candidate["finishReason"] = "STOP"
+    return {
+        "candidates": [candidate],
+        "usageMetadata": usage,
+        "modelVersion": turn.model,
+        "responseId": f"fake-gemini-{seq:04d}",
+    }
+
+
+def _gemini_chunks(turn: Turn, reply: Reply, seq: int, usage: JSON) -> Iterator[JSON]:
+    """Text in pieces, a function call whole; only the last chunk has the complete usage."""
+    partial = {
+        "promptTokenCount": usage["promptTokenCount"],
+        "totalTokenCount": usage["promptTokenCount"],
+        "promptTokensDetails": usage["promptTokensDetails"],
+    }
+    pieces = [_gemini_parts(reply)] if reply.tool_call else [[{"text": p}] for p in _split(reply.text or "")]
+    for index, parts in enumerate(pieces):
+        last = index == len(pieces) - 1
+        yield _gemini_response(turn, seq, parts, usage if last else partial, last)
+
+
 def _embeddings(body: JSON) -> tuple[JSON, JSON]:
     raw = body.get("input")
     inputs = [raw] if isinstance(raw, (str, int)) else list(raw or [])
@@ -615,6 +724,15 @@ def _split(text: str, size: int = 12) -> list[str]:
 
 def _error(api: str, model: str) -> tuple[int, JSON]:
     status = HTTPStatus.INTERNAL_SERVER_ERROR if "500" in model else HTTPStatus.BAD_REQUEST
+    if api == "gemini":
+        if status == HTTPStatus.INTERNAL_SERVER_ERROR:
+            message, code = "An internal error has occurred. Please retry or report it.", "INTERNAL"
+        else:
+            message, code = (
+                f"models/{model} is not found for API version v1beta, or is not supported.",
+                "INVALID_ARGUMENT",
+            )
+        return status, {"error": {"code": int(status), "message": message, "status": code}}
     if api == "anthropic":
         kind = "api_error" if status == HTTPStatus.INTERNAL_SERVER_ERROR else "invalid_request_error"
         return status, {
@@ -667,16 +785,20 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             except json.JSONDecodeError:
                 body = {"_raw": raw.decode(errors="replace")}
             path = self.path.split("?", 1)[0]
+            gemini = GEMINI_PATH.search(path)
             request = ReceivedRequest(
                 method="POST",
                 path=path,
                 headers={k.lower(): v for k, v in self.headers.items()},
                 body=body,
-                stream=bool(body.get("stream")),
+                stream=gemini.group("method") == "streamGenerateContent" if gemini else bool(body.get("stream")),
             )
             seq = server._record(request)
             if path.endswith("/embeddings"):
                 self._embeddings(request, body)
+                return
+            if gemini:
+                self._gemini(request, _gemini_turn(body, gemini.group("model")), seq)
                 return
             parsers = {
                 "/chat/completions": _chat_turn,
@@ -728,6 +850,20 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 self._send_sse(_anthropic_events(turn, reply, seq, usage), done=False)
             else:
                 self._send_json(HTTPStatus.OK, _anthropic_message(turn, reply, seq, usage))
+
+        def _gemini(self, request: ReceivedRequest, turn: Turn, seq: int) -> None:
+            if "error" in turn.model:
+                status, error = _error("gemini", turn.model)
+                request.status = status
+                self._send_json(status, error)
+                return
+            reply = server._reply(turn, seq)
+            usage = usage_for("gemini", turn.n_items, reply)
+            request.status, request.usage, request.reply = HTTPStatus.OK, usage, reply
+            if request.stream:
+                self._send_sse(((None, c) for c in _gemini_chunks(turn, reply, seq, usage)), done=False)
+            else:
+                self._send_json(HTTPStatus.OK, _gemini_response(turn, seq, _gemini_parts(reply), usage, True))
 
         def _embeddings(self, request: ReceivedRequest, body: JSON) -> None:
             model = str(body.get("model", ""))
