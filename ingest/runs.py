@@ -149,10 +149,27 @@ def usage_span_ids(spans: list[SpanFacts], by_id: dict[str, SpanFacts]) -> set[s
 
 
 def _llm_calls(spans: list[SpanFacts], by_id: dict[str, SpanFacts]) -> list[SpanFacts]:
-    """LLM spans that are calls (not wrappers of another LLM span), a duplicated call once."""
+    """LLM spans that are calls (not wrappers of another LLM span, not a preparation step beside
+    the call), a duplicated call once."""
     llm = [s for s in spans if s.kind == SpanKind.LLM]
     wrapping = _ancestors_of(llm, by_id)
-    return _one_per_response_id([s for s in llm if s.span_id not in wrapping])
+    calls = [s for s in llm if s.span_id not in wrapping]
+    return _one_per_response_id([s for s in calls if not _is_preparation(s, calls)])
+
+
+def _is_preparation(span: SpanFacts, calls: list[SpanFacts]) -> bool:
+    """An LLM-kind span that called no model: no usage, no response, no error, followed under the
+    same parent by a real call (LlamaIndex's `OpenAI._prepare_chat_with_tools` before its
+    `OpenAI.astream_chat`, via OpenInference)."""
+    if span.has_usage or span.response_id or span.is_error:
+        return False
+    return any(
+        other is not span
+        and other.parent_span_id == span.parent_span_id
+        and (other.has_usage or other.response_id or other.is_error)
+        and other.start_time >= span.end_time
+        for other in calls
+    )
 
 
 def tool_calls(spans: list[SpanFacts], by_id: dict[str, SpanFacts]) -> list[SpanFacts]:

@@ -137,3 +137,16 @@ def test_a_tool_that_runs_an_agent_counts_beside_that_agents_tools():
     spans = [span("a", kind="agent"), span("t", "a", "tool", name="research"),
              span("sub", "t", "agent"), span("t2", "sub", "tool", name="search")]  # fmt: skip
     assert summarize(spans).tool_calls == 2
+
+
+def test_a_preparation_step_beside_the_real_call_is_not_a_call():
+    # LlamaIndex via OpenInference: `_prepare_chat_with_tools` (no tokens, no response), then the call.
+    spans = [span("a", kind="agent"), span("prep", "a", "llm", start=0, end=1, request_model="gpt-4o-mini"),
+             span("call", "a", "llm", start=1, end=3, request_model="gpt-4o-mini", input_tokens=120, output_tokens=25),
+             span("prep2", "a", "llm", start=4, end=5), span("failed", "a", "llm", start=5, end=6, is_error=True)]  # fmt: skip
+    assert (summarize(spans).llm_calls, summarize(spans).failed_llm_calls) == (2, 1)
+
+
+def test_calls_that_record_nothing_still_count():
+    spans = [span("a", kind="agent"), span("x", "a", "llm", start=0, end=1), span("y", "a", "llm", start=1, end=2)]
+    assert summarize(spans).llm_calls == 2
