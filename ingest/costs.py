@@ -74,7 +74,12 @@ def span_cost(
 
 def _stored_span_cost(span: Span, overrides: list[pricing.PriceOverride]) -> SpanCost:
     usage = pricing.Usage(
-        span.input_tokens, span.output_tokens, span.cache_read_tokens, span.cache_write_tokens, span.reasoning_tokens
+        span.input_tokens,
+        span.output_tokens,
+        span.cache_read_tokens,
+        span.cache_write_tokens,
+        span.reasoning_tokens,
+        modalities=span.modality_tokens if isinstance(span.modality_tokens, dict) else {},
     )
     return span_cost(
         kind=span.kind,

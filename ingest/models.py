@@ -276,6 +276,8 @@ class Span(models.Model):
     events = models.JSONField(default=list, blank=True)
     unmapped = models.JSONField(default=list, blank=True)
     usage_warnings = models.JSONField(default=list, blank=True)  # conventions.usage.WARNINGS codes
+    # Tokens of non-text modalities, by price-book usage key ({"input_audio_tokens": 300}), inside the totals
+    modality_tokens = models.JSONField(default=dict, blank=True)
     # Run-level facts this span carried: run_name, environment, tags, service_name, is_root
     run_hints = models.JSONField(default=dict, blank=True)
     scope_name = models.CharField(max_length=200, blank=True)

@@ -36,8 +36,8 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -94,6 +94,13 @@ _REPORTED_KEYS = frozenset(
         "cache_write_tokens",
         "output_reasoning_tokens",
         "requests",  # genai-prices counts one request per call when a table prices requests
+        # non-text modalities, when a span reports them (conventions.usage.MODALITY_KEYS)
+        *(
+            f"{direction}_{modality}_tokens"
+            for direction in ("input", "output")
+            for modality in ("audio", "image", "video")
+        ),
+        *(f"cache_{modality}_read_tokens" for modality in ("audio", "image", "video")),
     }
 )
 _UNITS = UnitRegistry(unit_data)
@@ -108,6 +115,9 @@ class Usage:
     cache_read_tokens: int | None
     cache_write_tokens: int | None
     reasoning_tokens: int | None
+    # Non-text modalities inside those totals, by genai-prices usage key (input_audio_tokens, ...),
+    # priced at their own rates where the price book has them.
+    modalities: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +221,7 @@ class _Tokens:
     cache_read: int
     cache_write: int
     reasoning: int
+    modalities: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def of(cls, usage: Usage) -> _Tokens | None:
@@ -220,12 +231,15 @@ class _Tokens:
         reasoning = max(usage.reasoning_tokens or 0, 0)
         # A cache or reasoning count larger than its total is bad data; genai-prices would raise
         # ("cannot exceed"). Taking the parts as the floor keeps every bucket non-negative.
+        input_total = max(usage.input_tokens or 0, cache_read + cache_write)
+        output_total = max(usage.output_tokens or 0, reasoning)
         tokens = cls(
-            input=max(usage.input_tokens or 0, cache_read + cache_write),
-            output=max(usage.output_tokens or 0, reasoning),
+            input=input_total,
+            output=output_total,
             cache_read=cache_read,
             cache_write=cache_write,
             reasoning=reasoning,
+            modalities=_modalities_within(usage.modalities, input_total, output_total),
         )
         return tokens if tokens.input or tokens.output else None
 
@@ -237,7 +251,21 @@ class _Tokens:
             "cache_read_tokens": self.cache_read,
             "cache_write_tokens": self.cache_write,
             "output_reasoning_tokens": self.reasoning,
+            **dict(self.modalities),
         }
+
+
+def _modalities_within(
+    modalities: Mapping[str, int], input_total: int, output_total: int
+) -> tuple[tuple[str, int], ...]:
+    """The modality counts, unless they add up to more than their total (bad data: then the whole
+    call is priced as text, as without them)."""
+    counts = {k: v for k, v in modalities.items() if v > 0}
+    inputs = sum(v for k, v in counts.items() if k.startswith("input_"))
+    outputs = sum(v for k, v in counts.items() if k.startswith("output_"))
+    if inputs > input_total or outputs > output_total:
+        return ()
+    return tuple(sorted(counts.items()))
 
 
 # --- overrides ---------------------------------------------------------------------------

@@ -342,7 +342,12 @@ def _span_row(
         provider=f.provider,
         model=f.response_model or f.request_model,
         usage=pricing.Usage(
-            f.input_tokens, f.output_tokens, f.cache_read_tokens, f.cache_write_tokens, f.reasoning_tokens
+            f.input_tokens,
+            f.output_tokens,
+            f.cache_read_tokens,
+            f.cache_write_tokens,
+            f.reasoning_tokens,
+            modalities=f.modality_tokens,
         ),
         at=start,
         reported_cost=f.reported_cost,
@@ -376,6 +381,7 @@ def _span_row(
         "reasoning_tokens": f.reasoning_tokens,
         "aggregated_usage": f.aggregated_usage,
         "usage_warnings": f.usage_warnings,
+        "modality_tokens": f.modality_tokens,
         "reported_cost": storable.money(f.reported_cost),
         "cost_usd": storable.money(cost.cost_usd),
         "cost_source": cost.cost_source,

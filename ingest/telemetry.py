@@ -120,6 +120,7 @@ class SpanFields:
     # True when this span's usage repeats its children's (agent run / chain / wrapper spans).
     aggregated_usage: bool = False
     usage_warnings: list[str] = field(default_factory=list)  # usage.WARNINGS codes
+    modality_tokens: dict[str, int] = field(default_factory=dict)  # e.g. {"input_audio_tokens": 300}
     agent_by_rule: bool = False  # agent_name came from the project's own rule (agent_names.py)
     reported_cost: Decimal | None = None  # USD, when the span carried a provider/SDK cost
     response_id: str = ""

@@ -50,6 +50,7 @@ def normalize(span: RawSpan) -> SpanFields:
         reasoning_tokens=span_usage.reasoning_tokens,
         aggregated_usage=span_usage.aggregated,
         usage_warnings=list(span_usage.warnings),
+        modality_tokens=dict(span_usage.modalities),
         reported_cost=usage.read_cost(view),
         response_id=concepts.text(view, concepts.RESPONSE_ID),
         finish_reason=concepts.finish_reason(view, io_output),

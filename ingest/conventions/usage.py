@@ -92,6 +92,20 @@ REASONING_TOKENS: tuple[Source, ...] = (
     "ai.usage.outputTokenDetails.reasoningTokens",  # (addition) VAI v6+
     UsageDetail("output_reasoning_tokens"),  # LF
 )
+# Per-modality usage (GenAI conventions after 1.41): `gen_ai.usage.{modality}.{input,output}_tokens`
+# and `gen_ai.usage.{modality}.cache_read.input_tokens`, as the price book's usage keys. Text is
+# what remains of the totals, so its keys are read (understood) but not kept.
+MODALITIES = ("text", "image", "audio", "video")
+MODALITY_KEYS: tuple[tuple[str, str], ...] = tuple(
+    pair
+    for modality in MODALITIES
+    for pair in (
+        (f"gen_ai.usage.{modality}.input_tokens", f"input_{modality}_tokens"),
+        (f"gen_ai.usage.{modality}.output_tokens", f"output_{modality}_tokens"),
+        (f"gen_ai.usage.{modality}.cache_read.input_tokens", f"cache_{modality}_read_tokens"),
+    )
+)
+
 COST: tuple[Source, ...] = (
     langfuse.cost_total,  # LF cost_details
     "gen_ai.usage.cost",  # X: Cloudflare / OpenRouter (read by LF)
@@ -280,6 +294,7 @@ class Usage:
     reasoning_tokens: int | None = None
     aggregated: bool = False
     warnings: tuple[str, ...] = ()  # WARNINGS codes: counts that contradict each other
+    modalities: tuple[tuple[str, int], ...] = ()  # price-book keys of non-text modalities, e.g. input_audio_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,7 +365,17 @@ def read_usage(view: SpanView, provider: str) -> Usage:
         reasoning_tokens=counts.reasoning,
         aggregated=aggregated,
         warnings=_warnings(counts, view, provider, input_tokens, output_tokens),
+        modalities=_modalities(view),
     )
+
+
+def _modalities(view: SpanView) -> tuple[tuple[str, int], ...]:
+    found: list[tuple[str, int]] = []
+    for key, usage_key in MODALITY_KEYS:
+        count = as_count(view.get(key))
+        if count and not usage_key.startswith(("input_text", "output_text", "cache_text")):
+            found.append((usage_key, count))
+    return tuple(found)
 
 
 # Token-accounting warnings, shown on the intake diagnostics page with an example span.

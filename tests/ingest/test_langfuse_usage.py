@@ -154,3 +154,23 @@ def test_a_reported_cost_details_total_is_kept_as_reported():
     }, scope="langfuse-sdk"))  # fmt: skip
     assert fields.reported_cost == Decimal("0.0000045")
     assert (fields.input_tokens, fields.output_tokens) == (10, 5)
+
+
+@pytest.mark.django_db
+def test_per_modality_usage_is_priced_at_its_rate_and_text_keys_are_understood():
+    project, _ = make_project()
+    trace_id, start = spans.new_trace_id(), datetime.now(UTC)
+    common = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "gcp.gemini", "gen_ai.request.model": "gemini-2.5-flash",
+              "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 100}  # fmt: skip
+    items = []
+    for name, extra in (("text", {"gen_ai.usage.text.input_tokens": 1000}),
+                        ("audio", {"gen_ai.usage.audio.input_tokens": 500, "gen_ai.usage.text.input_tokens": 500})):  # fmt: skip
+        raw_span = dataclasses.replace(make_span(name, {**common, **extra}), trace_id=trace_id, span_id=spans.new_span_id(),
+                                       start_ns=spans.ns(start), end_ns=spans.ns(start) + 10**9)  # fmt: skip
+        fields = normalize(raw_span)
+        assert not [key for key in fields.unmapped if key.startswith("gen_ai.usage.")]
+        items.append((raw_span, fields))
+    spans.ingest(project, items)
+    text, audio = (Span.objects.get(project=project, name=name) for name in ("text", "audio"))
+    assert audio.modality_tokens == {"input_audio_tokens": 500} and text.modality_tokens == {}
+    assert audio.cost_usd > text.cost_usd > Decimal(0)

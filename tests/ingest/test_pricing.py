@@ -681,3 +681,16 @@ def test_cost_is_rounded_half_even_to_ten_places() -> None:
 
 def test_price_book_version_names_the_installed_genai_prices() -> None:
     assert pricing.price_book_version() == f"genai-prices=={genai_prices.__version__}"
+
+
+def test_audio_input_is_priced_at_the_audio_rate_where_the_price_book_has_one():
+    """gemini-2.5-flash bills audio input above text input; the same totals without the modality
+    split are priced as text."""
+    at = datetime.now(UTC)
+    text_only = pricing.Usage(1000, 100, None, None, None)
+    with_audio = pricing.Usage(1000, 100, None, None, None, modalities={"input_audio_tokens": 500})
+    text = pricing.price_call(provider="google", model="gemini-2.5-flash", usage=text_only, at=at).cost
+    audio = pricing.price_call(provider="google", model="gemini-2.5-flash", usage=with_audio, at=at).cost
+    assert text is not None and audio is not None and audio > text
+    impossible = pricing.Usage(1000, 100, None, None, None, modalities={"input_audio_tokens": 5000})
+    assert pricing.price_call(provider="google", model="gemini-2.5-flash", usage=impossible, at=at).cost == text
