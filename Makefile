@@ -41,12 +41,17 @@ $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
 	  npm ci --prefix tests/node --no-audit --no-fund --loglevel=error && touch $@; \
 	else echo "npm not found: the Node.js exporter tests will be skipped"; fi
 
-# A secret key is generated once under var/ unless SECRET_KEY or SECRET_KEY_FILE is set.
+# A secret key is generated once into var/secret_key (under AGENTLEDGER_VAR_DIR when that is set);
+# SECRET_KEY or SECRET_KEY_FILE override it. manage.py commands typed beside `make run` read the
+# same file (config/settings.py), so they need no variable of their own.
+VAR_DIR := $(or $(AGENTLEDGER_VAR_DIR),var)
+KEY_FILE := $(VAR_DIR)/secret_key
+
 run: install
-	@mkdir -p var
-	@test -s var/secret_key || $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key
-	@chmod 600 var/secret_key
-	SECRET_KEY_FILE=$${SECRET_KEY_FILE:-var/secret_key} $(BIN)/python manage.py serve
+	@mkdir -p $(VAR_DIR)
+	@test -s $(KEY_FILE) || $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))" > $(KEY_FILE)
+	@chmod 600 $(KEY_FILE)
+	SECRET_KEY_FILE=$${SECRET_KEY_FILE:-$(KEY_FILE)} $(BIN)/python manage.py serve
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -60,11 +65,11 @@ lint: install
 # A week of sample multi-agent traffic in a "Demo" project (sent through the OTLP endpoint of an
 # app served for the occasion), on the database `make run` uses. DEMO_ARGS="--days 3" etc.
 demo: install
-	@mkdir -p var
-	@test -s var/secret_key || $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key
-	@chmod 600 var/secret_key
-	SECRET_KEY_FILE=$${SECRET_KEY_FILE:-var/secret_key} $(BIN)/python manage.py migrate --verbosity 0
-	SECRET_KEY_FILE=$${SECRET_KEY_FILE:-var/secret_key} $(BIN)/python manage.py seed_demo $(DEMO_ARGS)
+	@mkdir -p $(VAR_DIR)
+	@test -s $(KEY_FILE) || $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))" > $(KEY_FILE)
+	@chmod 600 $(KEY_FILE)
+	SECRET_KEY_FILE=$${SECRET_KEY_FILE:-$(KEY_FILE)} $(BIN)/python manage.py migrate --verbosity 0
+	SECRET_KEY_FILE=$${SECRET_KEY_FILE:-$(KEY_FILE)} $(BIN)/python manage.py seed_demo $(DEMO_ARGS)
 
 # README screenshots (docs/screenshots/*.png) from demo data in a throwaway database, with Chromium.
 screenshots: install

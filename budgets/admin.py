@@ -107,6 +107,10 @@ class BudgetAdmin(admin.ModelAdmin[Budget]):
                 request, f"No run of an agent named “{obj.scope_value}” has been seen in {obj.project} yet."
             )
 
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        services.alerts_recheck(form.instance.alerts.all())  # those waiting for a destination may have one now
+
 
 class SlackDestinationForm(forms.ModelForm[SlackDestination]):
     """The webhook URL is write-only: never rendered back; left empty on change, it is kept."""
@@ -141,6 +145,9 @@ class SlackDestinationAdmin(admin.ModelAdmin[SlackDestination]):
     readonly_fields = ("masked_url", "disabled_reason", "created")
     actions = ("send_test_message", "enable")
 
+    def save_model(self, request: HttpRequest, obj: SlackDestination, form: Any, change: bool) -> None:
+        services.destination_save(obj)  # alerts that waited for a destination go at once
+
     @admin.display(description="status")
     def status(self, destination: SlackDestination) -> str:
         return "enabled" if destination.enabled else f"disabled: {destination.disabled_reason}"
@@ -174,6 +181,10 @@ class AnomalyRuleAdmin(admin.ModelAdmin[AnomalyRule]):
     list_editable = ("sensitivity", "enabled")
     filter_horizontal = ("destinations",)  # delivery only uses the rule's own project's
 
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        services.alerts_recheck(form.instance.alerts.all())  # those waiting for a destination may have one now
+
 
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin[Alert]):
@@ -190,6 +201,7 @@ class AlertAdmin(admin.ModelAdmin[Alert]):
         "sent_at",
         "attempts",
         "last_error",
+        "undeliverable",
     )
     list_filter = ("budget__project", "kind", "threshold")
     list_select_related = ("budget", "anomaly_rule")

@@ -1,4 +1,5 @@
-"""DRF endpoints: budgets and Slack destinations (CRUD, project key auth) and the pre-flight check."""
+"""DRF endpoints: budgets, anomaly rules and Slack destinations (CRUD, project key auth) and the
+pre-flight check."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from budgets import selectors, services
-from budgets.models import Budget, SlackDestination
+from budgets.models import AnomalyRule, Budget, SlackDestination
 from ingest.api import HasProjectKey, ProjectKeyAuthentication, _api_key
 from ingest.selectors import decimal_string
 
@@ -34,6 +35,23 @@ class BudgetSerializer(serializers.ModelSerializer[Budget]):
             "run_cost_cap_usd", "run_tool_call_cap", "destinations", "enabled",
         ]  # fmt: skip
         read_only_fields = ["id"]
+
+
+class AnomalyRuleSerializer(serializers.ModelSerializer[AnomalyRule]):
+    destinations = serializers.PrimaryKeyRelatedField(
+        many=True,
+        required=False,
+        queryset=SlackDestination.objects.all(),
+        help_text="ids of the project's Slack destinations; empty: every destination of the project",
+    )  # checked against the project by services.anomaly_rule_save
+
+    class Meta:
+        model = AnomalyRule
+        fields = [
+            "id", "metric", "scope", "scope_value", "score_name", "floor", "sensitivity", "sustained",
+            "min_volume", "destinations", "enabled", "created_at",
+        ]  # fmt: skip
+        read_only_fields = ["id", "created_at"]
 
 
 class DestinationSerializer(serializers.ModelSerializer[SlackDestination]):
@@ -104,6 +122,74 @@ class BudgetApi(APIView):
         return _budget_write(request, self._get(request, pk), partial=True)
 
     @extend_schema(responses={204: None}, summary="Remove a budget")
+    def delete(self, request: Request, pk: int) -> Response:
+        self._get(request, pk).delete()
+        return Response(status=204)
+
+
+def _anomaly_rule_write(request: Request, rule: AnomalyRule, *, partial: bool) -> Response:
+    serializer = AnomalyRuleSerializer(rule if rule.pk else None, data=request.data, partial=partial)
+    if not serializer.is_valid():
+        return Response({"errors": serializer.errors}, status=400)
+    data = dict(serializer.validated_data)
+    destinations = data.pop("destinations", None)
+    destination_ids = None if destinations is None else [d.pk for d in destinations]
+    for field, value in data.items():
+        setattr(rule, field, value)
+    created = rule.pk is None
+    try:
+        services.anomaly_rule_save(rule, destination_ids)
+    except ValidationError as exc:
+        return _errors(exc)
+    return Response(AnomalyRuleSerializer(rule).data, status=201 if created else 200)
+
+
+class AnomalyRulesApi(APIView):
+    """GET/POST /api/v1/anomaly-rules: which series are watched for anomalies, how closely, and
+    who is told. A project gets one rule per metric on its first detection pass (or with the first
+    rule added here); disable a rule rather than delete it, or a project left with none gets the
+    defaults again."""
+
+    authentication_classes = [ProjectKeyAuthentication]
+    permission_classes = [HasProjectKey]
+
+    @extend_schema(responses=AnomalyRuleSerializer(many=True), summary="List anomaly rules")
+    def get(self, request: Request) -> Response:
+        rules = AnomalyRule.objects.filter(project=_api_key(request).project).prefetch_related("destinations")
+        return Response(AnomalyRuleSerializer(rules.order_by("pk"), many=True).data)
+
+    @extend_schema(request=AnomalyRuleSerializer, responses={201: AnomalyRuleSerializer}, summary="Add an anomaly rule")
+    def post(self, request: Request) -> Response:
+        return _anomaly_rule_write(request, AnomalyRule(project=_api_key(request).project), partial=False)
+
+
+class AnomalyRuleApi(APIView):
+    """GET/PUT/PATCH/DELETE /api/v1/anomaly-rules/<id>."""
+
+    authentication_classes = [ProjectKeyAuthentication]
+    permission_classes = [HasProjectKey]
+
+    def _get(self, request: Request, pk: int) -> AnomalyRule:
+        return get_object_or_404(AnomalyRule, pk=pk, project=_api_key(request).project)
+
+    @extend_schema(responses=AnomalyRuleSerializer, summary="One anomaly rule")
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(AnomalyRuleSerializer(self._get(request, pk)).data)
+
+    @extend_schema(request=AnomalyRuleSerializer, responses=AnomalyRuleSerializer, summary="Change an anomaly rule")
+    def put(self, request: Request, pk: int) -> Response:
+        return _anomaly_rule_write(request, self._get(request, pk), partial=False)
+
+    @extend_schema(request=AnomalyRuleSerializer, responses=AnomalyRuleSerializer, summary="Change some fields")
+    def patch(self, request: Request, pk: int) -> Response:
+        return _anomaly_rule_write(request, self._get(request, pk), partial=True)
+
+    @extend_schema(
+        responses={204: None},
+        summary="Remove an anomaly rule",
+        description="To silence a rule, set enabled to false instead: a project left with no rule at all "
+        "gets the default rules again on the next detection pass.",
+    )
     def delete(self, request: Request, pk: int) -> Response:
         self._get(request, pk).delete()
         return Response(status=204)

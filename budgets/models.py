@@ -227,6 +227,13 @@ class Alert(models.Model):
         ANOMALY = "anomaly", "Anomaly"
         RECOVERED = "recovered", "Anomaly recovered"
 
+    class Undeliverable(models.TextChoices):
+        """Why delivery waits for a user rather than retrying (checked again hourly, and at once
+        when a destination is added, chosen or re-enabled)."""
+
+        NO_DESTINATION = "no_destination", "no destination"
+        DESTINATIONS_DISABLED = "disabled", "destination disabled"
+
     budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts", null=True, blank=True)
     anomaly_rule = models.ForeignKey(
         AnomalyRule, on_delete=models.CASCADE, related_name="alerts", null=True, blank=True
@@ -249,6 +256,7 @@ class Alert(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(db_index=True)  # also the lease of a claimed send
     last_error = models.CharField(max_length=500, blank=True)
+    undeliverable = models.CharField(max_length=14, choices=Undeliverable.choices, blank=True, default="")
     delivered_to = models.ManyToManyField(SlackDestination, blank=True, related_name="+")
 
     class Meta:

@@ -10,6 +10,9 @@ Delivery is an outbox: `send_alert` claims a due row with a compare-and-swap tha
 records the outcome. Transient failures retry with backoff (or Retry-After); a permanent one
 disables the destination. A worker that dies mid-send leaves the lease to expire and the row
 is retried, so nothing is lost; a destination that already got it is never posted to again.
+An alert with nowhere to go (no destination, or only disabled ones) is not retrying: it records
+that it waits for a user (Alert.undeliverable), is checked again hourly, and is due at once when
+a destination is added, chosen or re-enabled.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from budgets import anomaly_services, notifiers
-from budgets.models import Alert, Budget, SlackDestination
+from budgets.models import Alert, AnomalyRule, Budget, SlackDestination
 from ingest import selectors, timeranges
 from ingest.models import ApiKey, Project, Run
 from ingest.timeranges import TimeRange
@@ -282,7 +285,10 @@ def send_alert(alert_id: int, now: datetime | None = None) -> bool:
     delivered = set(alert.delivered_to.values_list("pk", flat=True))
     pending = [d for d in destinations if d.pk not in delivered and d.enabled]
     if not destinations or (not pending and len(delivered) < len(destinations)):
-        _retry_later(alert, now + NO_DESTINATION_RETRY, "no enabled Slack destination")
+        reason = Alert.Undeliverable.DESTINATIONS_DISABLED if destinations else Alert.Undeliverable.NO_DESTINATION
+        Alert.objects.filter(pk=alert.pk, sent_at=None).update(
+            next_attempt_at=now + NO_DESTINATION_RETRY, undeliverable=reason, last_error=""
+        )
         return False
     text, blocks = alert_message(alert)
     errors: list[notifiers.NotifyError] = []
@@ -296,7 +302,7 @@ def send_alert(alert_id: int, now: datetime | None = None) -> bool:
         else:
             alert.delivered_to.add(destination)
     if not errors:
-        Alert.objects.filter(pk=alert.pk).update(sent_at=now, last_error="")
+        Alert.objects.filter(pk=alert.pk).update(sent_at=now, last_error="", undeliverable="")
         return True
     retry_after = max((e.retry_after or 0 for e in errors), default=0)
     backoff = min(timedelta(seconds=30 * 2 ** (alert.attempts - 1)), MAX_BACKOFF)
@@ -322,7 +328,16 @@ def alert_budget(alert: Alert) -> Budget:
 
 
 def _retry_later(alert: Alert, when: datetime, error: str) -> None:
-    Alert.objects.filter(pk=alert.pk, sent_at=None).update(next_attempt_at=when, last_error=error[:500])
+    Alert.objects.filter(pk=alert.pk, sent_at=None).update(
+        next_attempt_at=when, last_error=error[:500], undeliverable=""
+    )
+
+
+def alerts_recheck(alerts: QuerySet[Alert], now: datetime | None = None) -> int:
+    """Those of these alerts that waited for a destination are due at once (one was added or
+    chosen for them) and no longer shown as waiting. Returns how many."""
+    waiting = alerts.filter(sent_at=None).exclude(undeliverable="")
+    return waiting.update(next_attempt_at=now or timezone.now(), undeliverable="")
 
 
 def destination_disable(destination: SlackDestination, reason: str) -> None:
@@ -335,7 +350,7 @@ def destination_enable(destination: SlackDestination, now: datetime | None = Non
     SlackDestination.objects.filter(pk=destination.pk).update(disabled_reason="")
     destination.disabled_reason = ""
     waiting = Q(budget__destinations=destination) | Q(anomaly_rule__project_id=destination.project_id)
-    Alert.objects.filter(waiting, sent_at=None).update(next_attempt_at=now or timezone.now())
+    Alert.objects.filter(waiting, sent_at=None).update(next_attempt_at=now or timezone.now(), undeliverable="")
 
 
 def destination_send_test(destination: SlackDestination) -> None:
@@ -456,24 +471,50 @@ def cost_link(alert: Alert) -> str:
 # --- Configuration (API and admin write through these) ---------------------------------------
 
 
+def own_destinations(project_id: int, destination_ids: list[int]) -> list[SlackDestination]:
+    """These destinations, all of them the project's own; else ValidationError naming the field."""
+    destinations = list(SlackDestination.objects.filter(project_id=project_id, pk__in=destination_ids))
+    unknown = set(destination_ids) - {d.pk for d in destinations}
+    if unknown:
+        raise ValidationError({"destinations": f"no such destination in this project: {sorted(unknown)}"})
+    return destinations
+
+
 def budget_save(budget: Budget, destination_ids: list[int] | None = None) -> Budget:
     """Validate (model validators and clean, naming the field) and save; destinations must be
     the project's own. Raises ValidationError."""
     budget.full_clean()
-    destinations: list[SlackDestination] = []
-    if destination_ids is not None:
-        destinations = list(SlackDestination.objects.filter(project_id=budget.project_id, pk__in=destination_ids))
-        unknown = set(destination_ids) - {d.pk for d in destinations}
-        if unknown:
-            raise ValidationError({"destinations": f"no such destination in this project: {sorted(unknown)}"})
+    destinations = [] if destination_ids is None else own_destinations(budget.project_id, destination_ids)
     with transaction.atomic():
         budget.save()
         if destination_ids is not None:
             budget.destinations.set(destinations)
+            alerts_recheck(budget.alerts.all())
     return budget
 
 
+def anomaly_rule_save(rule: AnomalyRule, destination_ids: list[int] | None = None) -> AnomalyRule:
+    """Validate (model validators and clean, naming the field) and save; destinations must be the
+    project's own (none: every destination of the project). A project's first rule comes with the
+    default ones, as detection would have made them: adding a rule never silences the others."""
+    rule.full_clean()
+    destinations = [] if destination_ids is None else own_destinations(rule.project_id, destination_ids)
+    with transaction.atomic():
+        if rule._state.adding:  # a new rule
+            anomaly_services.ensure_default_rules(rule.project)
+        rule.save()
+        if destination_ids is not None:
+            rule.destinations.set(destinations)
+            alerts_recheck(rule.alerts.all())
+    return rule
+
+
 def destination_save(destination: SlackDestination) -> SlackDestination:
+    """Validate and save; the project's anomaly alerts that waited for a destination (their rules
+    choose none: every destination of the project) are due at once. A budget names its own."""
     destination.full_clean()
-    destination.save()
+    with transaction.atomic():
+        destination.save()
+        project_wide = Q(anomaly_rule__project_id=destination.project_id, anomaly_rule__destinations=None)
+        alerts_recheck(Alert.objects.filter(project_wide))
     return destination

@@ -60,17 +60,40 @@ def envlist(name: str, default: str) -> list[str]:
 
 
 DEBUG = envbool("DEBUG", False)
+VAR_DIR = BASE_DIR / os.getenv("AGENTLEDGER_VAR_DIR", "var")  # relative paths are under the checkout
+
+
+def generated_secret_key(path: Path) -> str:
+    """The key `make run` generates once into var/secret_key, or "" when there is none. With it,
+    the README's `manage.py` commands typed beside a running server sign what the server signs."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{path} (the key `make run` generated) cannot be read: {exc}") from None
+
 
 _DEFAULT_SECRET_KEY = "agentledger-insecure-development-key"  # noqa: S105  (refused below unless DEBUG)
-SECRET_KEY = envsecret("SECRET_KEY", _DEFAULT_SECRET_KEY)
+_GENERATED_SECRET_KEY = VAR_DIR / "secret_key"
+if os.getenv("SECRET_KEY") or os.getenv("SECRET_KEY_FILE"):
+    SECRET_KEY = envsecret("SECRET_KEY", _DEFAULT_SECRET_KEY)
+else:
+    SECRET_KEY = generated_secret_key(_GENERATED_SECRET_KEY) or _DEFAULT_SECRET_KEY
 if not DEBUG and SECRET_KEY == _DEFAULT_SECRET_KEY:
     raise ImproperlyConfigured(
         "SECRET_KEY is not set. Set SECRET_KEY (or SECRET_KEY_FILE) to a long random value, "
-        "or DEBUG=true for local development. `make run` generates one under var/."
+        f"or DEBUG=true for local development. `make run` generates one into {_GENERATED_SECRET_KEY}, "
+        "which manage.py commands then use."
     )
-
-VAR_DIR = BASE_DIR / os.getenv("AGENTLEDGER_VAR_DIR", "var")  # relative paths are under the checkout
-SITE_URL = os.getenv("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Where `make run` (manage.py serve) listens; SITE_URL, the address links in alerts and the demo's
+# output use, follows PORT unless set. A running `serve` writes its URL to SERVER_URL_FILE.
+AGENTLEDGER_HOST = os.getenv("HOST", "").strip() or "127.0.0.1"
+AGENTLEDGER_PORT = envint("PORT", 8000)
+if not 0 < AGENTLEDGER_PORT < 65536:
+    raise ImproperlyConfigured(f"PORT={AGENTLEDGER_PORT} is not a TCP port (1-65535)")
+SERVER_URL_FILE = VAR_DIR / "server-url"
+SITE_URL = (os.getenv("SITE_URL", "").strip() or f"http://127.0.0.1:{AGENTLEDGER_PORT}").rstrip("/")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", SITE_URL)
 
@@ -251,6 +274,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Intake and query API of AgentLedger, the self-hosted agent observability dashboard.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Two "scope" fields: the budgets' keeps the name it always had in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "ScopeEnum": "budgets.models.Budget.Scope",
+        "AnomalyRuleScopeEnum": "budgets.models.AnomalyRule.Scope",
+    },
 }
 
 # Celery. Embedded default: a file-system broker under var/ (no server to run); production:

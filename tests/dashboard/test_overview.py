@@ -3,17 +3,21 @@ alerts; empty state; scoping; sign-in."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.test import TestCase
+from django.test import Client, TestCase
 from django.utils import timezone
 
-from budgets.models import Alert, Budget
+from budgets import services
+from budgets.models import Alert, AnomalyRule, Budget, SlackDestination
 from ingest import rollups
+from ingest import services as ingest_services
 from ingest.models import UserProfile
 from tests.factories import make_project, make_user
+from tests.fakes.slack_server import FakeSlack, fake_slack
 from tests.ingest.spans import agent_run, ingest
 
 
@@ -123,6 +127,89 @@ class OverviewTests(DashboardTestCase):
         rollups.rollup_until_current()
         with self.assertNumQueries(19):
             self.client.get(self.url)
+
+
+class AlertDeliveryStateTests(DashboardTestCase):
+    """The overview's recent alerts say where each one stands; one with nowhere to go says so
+    and how to fix it, and is never shown as retrying."""
+
+    def setUp(self):
+        super().setUp()
+        self.slack: FakeSlack = self.enterContext(fake_slack())
+        self.api = Client(HTTP_AUTHORIZATION=f"Bearer {ingest_services.api_key_create(self.project, name='t').raw_key}")
+        self.seed()
+        now = timezone.now()
+        self.budget = Budget.objects.create(
+            project=self.project, name="Planner monthly", scope=Budget.Scope.AGENT, scope_value="planner",
+            period=Budget.Period.MONTH, amount_usd=Decimal("0.50"),
+        )  # fmt: skip
+        self.budget_alert = Alert.objects.create(
+            budget=self.budget, period_start=midnight(1), threshold=Decimal(80), spend=Decimal("0.41"),
+            amount=Decimal("0.50"), next_attempt_at=now,
+        )  # fmt: skip
+        rule = AnomalyRule.objects.create(project=self.project, metric="cost", scope="agent")
+        self.anomaly_alert = Alert.objects.create(
+            anomaly_rule=rule, kind=Alert.Kind.ANOMALY, metric="cost", scope_value="planner",
+            observed=Decimal("9.5"), expected=Decimal(2), band_low=Decimal(1), band_high=Decimal(3),
+            period_start=midnight(1), threshold=0, spend=0, amount=0, next_attempt_at=now,
+        )  # fmt: skip
+
+    def delivery(self) -> dict[int, str]:
+        """Each recent alert's delivery cell on the overview, as text, by alert."""
+        response = self.client.get(self.url)
+        alerts = list(response.context["alerts"])
+        cells = re.findall(r'<td data-testid="alert-delivery">(.*?)</td>', response.content.decode(), re.S)
+        return {
+            alert.pk: " ".join(re.sub(r"<[^>]+>", "", cell).split()) for alert, cell in zip(alerts, cells, strict=True)
+        }
+
+    def test_an_alert_with_no_destination_says_so_and_is_never_retrying(self):
+        assert services.deliver_due_alerts() == 0
+        for later in (timedelta(hours=2), timedelta(days=2)):  # the hourly re-checks change nothing
+            shown = self.delivery()
+            assert shown[self.budget_alert.pk].startswith("no destination: add one to this budget in the admin")
+            assert shown[self.anomaly_alert.pk].startswith("no destination: add a Slack destination in the admin")
+            assert not any("retrying" in text or "queued" in text for text in shown.values()), shown
+            services.deliver_due_alerts(timezone.now() + later)
+        body = self.client.get(self.url).content.decode()
+        assert "/admin/budgets/slackdestination/add/" in body
+        assert f"/admin/budgets/budget/{self.budget.pk}/change/" in body
+
+    def test_adding_a_destination_sends_what_waited_at_once(self):
+        services.deliver_due_alerts()
+        response = self.api.post("/api/v1/destinations", {"name": "#ops", "webhook_url": self.slack.url()},
+                                 content_type="application/json")  # fmt: skip
+        assert response.status_code == 201
+        shown = self.delivery()
+        assert shown[self.anomaly_alert.pk] == "queued"  # every destination of the project takes anomalies
+        assert shown[self.budget_alert.pk].startswith("no destination")  # a budget names its own
+        assert services.deliver_due_alerts() == 1
+        assert self.delivery()[self.anomaly_alert.pk].startswith("sent ")
+
+        response = self.api.patch(f"/api/v1/budgets/{self.budget.pk}", {"destinations": [response.json()["id"]]},
+                                  content_type="application/json")  # fmt: skip
+        assert response.status_code == 200
+        assert self.delivery()[self.budget_alert.pk] == "queued"
+        assert services.deliver_due_alerts() == 1
+        assert self.delivery()[self.budget_alert.pk].startswith("sent ")
+        assert len(self.slack.received) == 2
+
+    def test_a_disabled_destination_says_so_and_is_not_retrying(self):
+        destination = SlackDestination.objects.create(project=self.project, name="#ops", webhook_url=self.slack.url())
+        self.budget.destinations.add(destination)
+        self.slack.answer(404, "no_service")  # Slack removed the webhook: disabled for good
+        services.deliver_due_alerts()
+        services.deliver_due_alerts(timezone.now() + timedelta(hours=2))
+        shown = self.delivery()
+        assert shown[self.budget_alert.pk] == "destination disabled: re-enable it in the admin", shown
+        assert not any("retrying" in text for text in shown.values()), shown
+
+    def test_a_transient_failure_is_still_retrying(self):
+        destination = SlackDestination.objects.create(project=self.project, name="#ops", webhook_url=self.slack.url())
+        self.budget.destinations.add(destination)
+        self.slack.answer(500, "oops")
+        services.send_alert(self.budget_alert.pk)
+        assert self.delivery()[self.budget_alert.pk].startswith("retrying: ")
 
 
 class TimezoneTests(DashboardTestCase):

@@ -7,8 +7,15 @@ the live-server tests do."""
 from __future__ import annotations
 
 import io
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -22,6 +29,7 @@ from budgets.models import Alert, SlackDestination
 from dashboard import demo
 from ingest.models import ApiKey, Membership, Project, Run, RunRollup, Span
 from scores.models import Score
+from tests import processes
 from tests.fakes.slack_server import FakeSlack, fake_slack
 from tests.processes import free_port
 
@@ -147,3 +155,60 @@ class SeedDemoTests(TransactionTestCase):
         self.client.force_login(self.root)
         rows = dict(self.client.get("/p/default/demo/scores/", {"since": "7d"}).context["rows"])
         assert 0.5 < rows["grounded"].pass_rate < 1 and rows["helpfulness"].pass_rate is None
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+class DemoLinkTests(TransactionTestCase):
+    """`make demo` in a second terminal: the link it prints is where the dashboard is, never the
+    temporary server it sent the traces through. Real processes: `make run`'s serve and seed_demo."""
+
+    def setUp(self):
+        self.var = Path(self.enterContext(tempfile.TemporaryDirectory()))
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = processes.child_env(AGENTLEDGER_VAR_DIR=str(self.var), **extra)
+        for name in ("PORT", "SITE_URL", "HOST"):
+            if name not in extra:
+                env.pop(name, None)
+        return env
+
+    def make_demo(self, env: dict[str, str]) -> str:
+        done = subprocess.run(
+            [sys.executable, "manage.py", "seed_demo", "--days", "2", "--runs-per-day", "10"],
+            cwd=processes.ROOT, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def test_the_link_follows_port_and_never_names_the_temporary_server(self):
+        port = free_port()  # where `PORT=… make run` will serve; nothing listens there yet
+        output = self.make_demo(self.env(PORT=str(port)))
+        assert f"open:   http://127.0.0.1:{port}/p/default/demo/" in output
+        assert "start `make run` if it is not running" in output
+        assert set(re.findall(r"127\.0\.0\.1:(\d+)", output)) == {str(port)}, output
+        assert "temporary server" in output
+
+    def test_beside_a_running_make_run_the_link_is_the_port_it_serves_on(self):
+        port = free_port()
+        log = self.var / "serve.log"
+        serve = [sys.executable, "manage.py", "serve", "--web-workers", "1", "--no-worker"]
+        with processes.running(
+            serve, env=self.env(PORT=str(port), AGENTLEDGER_ADMIN_PASSWORD="pw-for-tests"), log=log
+        ) as proc:
+            processes.wait_for(lambda: healthy(f"http://127.0.0.1:{port}/healthz"), timeout=90, what="serve")
+            output = self.make_demo(self.env())  # no PORT in this terminal
+            assert f"open:   http://127.0.0.1:{port}/p/default/demo/" in output, output
+            assert "start `make run`" not in output
+            assert set(re.findall(r"127\.0\.0\.1:(\d+)", output)) == {str(port)}, output
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=30) == 0
+        assert not (self.var / "server-url").exists()  # a stopped server is not linked to
+        output = self.make_demo(self.env())
+        assert "open:   http://127.0.0.1:8000/p/default/demo/   (start `make run` if it is not running)" in output

@@ -15,7 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from budgets import anomaly_services
-from budgets.models import Alert, Budget, SlackDestination
+from budgets.models import Alert, AnomalyRule, Budget, SlackDestination
 from ingest import timeranges
 from ingest.models import PriceOverride, Run, Span
 from scores.models import Score
@@ -116,7 +116,8 @@ class IsolationTests(TestCase):
                   "api/v1/runs": {"since": "30d"}}  # fmt: skip
         for route in self.api_routes():
             pks = {"budgets": self.budget.pk, "destinations": self.destination.pk,
-                   "evaluators": self.evaluator.pk, "price-overrides": self.override.pk}  # fmt: skip
+                   "evaluators": self.evaluator.pk, "price-overrides": self.override.pk,
+                   "anomaly-rules": self.anomaly.anomaly_rule_id}  # fmt: skip
             resource = route.split("/")[2]
             url = self.fill(route, {**ids, "pk": pks.get(resource, 0)})
             response = self.client.get(url, params.get(route, {}), **auth)
@@ -133,6 +134,9 @@ class IsolationTests(TestCase):
             f"/api/v1/destinations/{self.destination.pk}": SlackDestination.objects.filter(pk=self.destination.pk),
             f"/api/v1/evaluators/{self.evaluator.pk}": self.a.evaluators.filter(pk=self.evaluator.pk),
             f"/api/v1/price-overrides/{self.override.pk}": PriceOverride.objects.filter(pk=self.override.pk),
+            f"/api/v1/anomaly-rules/{self.anomaly.anomaly_rule_id}": AnomalyRule.objects.filter(
+                pk=self.anomaly.anomaly_rule_id
+            ),
         }
         for url, rows in targets.items():
             before = list(rows.values())

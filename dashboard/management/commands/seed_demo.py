@@ -5,6 +5,10 @@ The traces travel the way an exporter's do (OTLP/HTTP protobuf, gzip, a project 
 demo also proves intake works end to end. Without --url the command serves the app itself on a
 loopback port for as long as it runs; with --url it posts to a running server, which must use
 this same database (the key is created here).
+
+The link it prints is where to look afterwards, never its own temporary server: the --url server,
+else the `make run` serving this var/ (it records its URL in settings.SERVER_URL_FILE, so its PORT
+need not be repeated here), else SITE_URL (whose default follows PORT).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -42,6 +47,7 @@ from ingest.models import Membership, Organization, Project, Run
 PROJECT_NAME = "Demo"
 PROJECT_SLUG = "demo"
 REQUEST_TIMEOUT = 120  # seconds; a batch is a few hundred spans
+HEALTH_TIMEOUT = 3  # seconds for the running server's /healthz
 
 
 class Command(BaseCommand):
@@ -76,15 +82,16 @@ class Command(BaseCommand):
             days=options["days"], runs_per_day=options["runs_per_day"], end=timezone.now(), seed=options["seed"]
         )
         with _endpoint(url) as endpoint:
-            self.stdout.write(f"Sending {len(runs)} runs to {endpoint}/v1/traces …")
+            where = f"{url}/v1/traces" if url else "the OTLP endpoint of a temporary server (stopped when done)"
+            self.stdout.write(f"Sending {len(runs)} runs to {where} …")
             sent = send(endpoint, raw_key, runs, max_spans=options["batch_spans"])
         rollups.rollup_until_current()
         # The spike is days old: backfill records it (and its recovery) as anomaly alerts.
         anomaly_services.detect_anomalies(project, backfill=timedelta(days=options["days"]))
-        self.summarize(project, runs, sent, url or settings.SITE_URL, members, time.monotonic() - started)
+        self.summarize(project, runs, sent, url, members, time.monotonic() - started)
 
     def summarize(
-        self, project: Project, runs: list[demo.DemoRun], sent: int, base_url: str, members: list[str], seconds: float
+        self, project: Project, runs: list[demo.DemoRun], sent: int, url: str, members: list[str], seconds: float
     ) -> None:
         """Totals as stored (read back, so a silently dropped run shows), and where to look."""
         trace_ids = [run.spans[0].trace_id.hex() for run in runs]
@@ -95,6 +102,8 @@ class Command(BaseCommand):
         spike_cost = stored_totals(project, [run.spans[0].trace_id.hex() for run in spikes])["cost"]
         spike_day = datetime.fromtimestamp(spikes[0].spans[0].start_time_unix_nano / 1e9, UTC)
         path = reverse("overview", args=[project.organization.slug, project.slug])
+        base_url, serving = dashboard_url(url)
+        hint = "" if serving else "   (start `make run` if it is not running)"
         anomalies = Alert.objects.filter(anomaly_rule__project=project, kind=Alert.Kind.ANOMALY).count()
         self.stdout.write(
             f"Seeded project {project.name!r} ({project}) in {seconds:.1f}s:\n"
@@ -102,12 +111,35 @@ class Command(BaseCommand):
             f"  cost:   ${totals['cost']:.2f} (+ {totals['unpriced']} calls of a model without a price)\n"
             f"  spike:  {len(spikes)} runaway {demo.SPIKE_AGENT} run(s) on {spike_day:%a %b %d} cost ${spike_cost:.2f}\n"
             f"  alerts: {anomalies} anomaly alert(s) on the Alerts page\n"
-            f"  open:   {base_url.rstrip('/')}{path}"
+            f"  open:   {base_url.rstrip('/')}{path}{hint}"
         )
         if members:
             self.stdout.write(f"  members of {project.organization.slug!r}: {', '.join(members)}")
         else:
             self.stdout.write("  no superuser yet: `make run` creates one (admin), or pass --user NAME")
+
+
+def dashboard_url(url: str) -> tuple[str, bool]:
+    """Where to open the dashboard, and whether a server is known to answer there: the --url
+    server, else the running `make run` of this var/ (the URL it recorded, if it answers), else
+    SITE_URL (http://127.0.0.1:$PORT unless set)."""
+    if url:
+        return url, True
+    try:
+        recorded = Path(settings.SERVER_URL_FILE).read_text().strip()
+    except OSError:
+        recorded = ""
+    if urlsplit(recorded).scheme in ("http", "https") and _answers(f"{recorded}/healthz"):
+        return recorded, True
+    return settings.SITE_URL, False
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT):  # noqa: S310  (http(s) only, checked above)
+            return True
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
 
 
 def demo_project() -> tuple[Project, str]:

@@ -1,9 +1,9 @@
 """`make run`: migrate, make sure an admin and a default project exist, then run the web server
-(gunicorn) and a Celery worker with beat until Ctrl-C."""
+(gunicorn) and a Celery worker with beat until Ctrl-C. While it runs, settings.SERVER_URL_FILE
+holds its URL, so `make demo` in another terminal links to this server whatever its port."""
 
 from __future__ import annotations
 
-import os
 import secrets
 import signal
 import subprocess
@@ -27,8 +27,8 @@ class Command(BaseCommand):
     help = "Run AgentLedger: web server + Celery worker and beat (embedded default unless DATABASE_URL/CELERY_BROKER_URL are set)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--host", default=os.getenv("HOST", "127.0.0.1"))
-        parser.add_argument("--port", type=int, default=int(os.getenv("PORT", "8000")))
+        parser.add_argument("--host", default=settings.AGENTLEDGER_HOST, help="default: HOST, else 127.0.0.1")
+        parser.add_argument("--port", type=int, default=settings.AGENTLEDGER_PORT, help="default: PORT, else 8000")
         parser.add_argument("--web-workers", type=int, default=2)
         parser.add_argument("--no-worker", action="store_true", help="run the web server only")
 
@@ -74,7 +74,13 @@ class Command(BaseCommand):
                     settings.CELERY_BEAT_SCHEDULE_FILENAME,
                 ]
             )
-        sys.exit(supervise(commands))
+        url_file = Path(settings.SERVER_URL_FILE)
+        url_file.write_text(url + "\n")
+        try:
+            code = supervise(commands)
+        finally:
+            url_file.unlink(missing_ok=True)
+        sys.exit(code)
 
     def ensure_admin(self) -> str:
         user_model = get_user_model()
