@@ -3,7 +3,9 @@ pre-flight check."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
@@ -64,24 +66,43 @@ class DestinationSerializer(serializers.ModelSerializer[SlackDestination]):
         read_only_fields = ["id", "disabled_reason", "created"]
 
 
-def _budget_write(request: Request, budget: Budget, *, partial: bool) -> Response:
-    serializer = BudgetSerializer(budget if budget.pk else None, data=request.data, partial=partial)
+def _write(
+    request: Request,
+    obj: Budget | AnomalyRule,
+    serializer_class: Any,
+    save: Callable[[Any, list[int] | None], object],
+    *,
+    partial: bool,
+    refuse: Callable[[dict[str, Any]], dict[str, list[str]] | None] = lambda data: None,
+) -> Response:
+    """Validate the body, then save through the service with the destinations it names (201 when new)."""
+    serializer = serializer_class(obj if obj.pk else None, data=request.data, partial=partial)
     if not serializer.is_valid():
         return Response({"errors": serializer.errors}, status=400)
     data = dict(serializer.validated_data)
-    if data.get("scope") == Budget.Scope.ORGANIZATION:  # a project key must not limit other projects
-        error = "organization budgets count every project of the organization: set them in the Django admin"
-        return Response({"errors": {"scope": [error]}}, status=400)
+    if errors := refuse(data):
+        return Response({"errors": errors}, status=400)
     destinations = data.pop("destinations", None)
     destination_ids = None if destinations is None else [d.pk for d in destinations]
     for field, value in data.items():
-        setattr(budget, field, value)
-    created = budget.pk is None
+        setattr(obj, field, value)
+    created = obj.pk is None
     try:
-        services.budget_save(budget, destination_ids)
+        save(obj, destination_ids)
     except ValidationError as exc:
         return _errors(exc)
-    return Response(BudgetSerializer(budget).data, status=201 if created else 200)
+    return Response(serializer_class(obj).data, status=201 if created else 200)
+
+
+def _organization_scope(data: dict[str, Any]) -> dict[str, list[str]] | None:
+    """A project key must not limit other projects."""
+    if data.get("scope") != Budget.Scope.ORGANIZATION:
+        return None
+    return {"scope": ["organization budgets count every project of the organization: set them in the Django admin"]}
+
+
+def _budget_write(request: Request, budget: Budget, *, partial: bool) -> Response:
+    return _write(request, budget, BudgetSerializer, services.budget_save, partial=partial, refuse=_organization_scope)
 
 
 class BudgetsApi(APIView):
@@ -128,20 +149,7 @@ class BudgetApi(APIView):
 
 
 def _anomaly_rule_write(request: Request, rule: AnomalyRule, *, partial: bool) -> Response:
-    serializer = AnomalyRuleSerializer(rule if rule.pk else None, data=request.data, partial=partial)
-    if not serializer.is_valid():
-        return Response({"errors": serializer.errors}, status=400)
-    data = dict(serializer.validated_data)
-    destinations = data.pop("destinations", None)
-    destination_ids = None if destinations is None else [d.pk for d in destinations]
-    for field, value in data.items():
-        setattr(rule, field, value)
-    created = rule.pk is None
-    try:
-        services.anomaly_rule_save(rule, destination_ids)
-    except ValidationError as exc:
-        return _errors(exc)
-    return Response(AnomalyRuleSerializer(rule).data, status=201 if created else 200)
+    return _write(request, rule, AnomalyRuleSerializer, services.anomaly_rule_save, partial=partial)
 
 
 class AnomalyRulesApi(APIView):
