@@ -176,6 +176,7 @@ class Run(models.Model):
     failed_llm_calls = models.PositiveIntegerField(default=0)
     tool_calls = models.PositiveIntegerField(default=0)
     tool_errors = models.PositiveIntegerField(default=0)
+    guardrail_trips = models.PositiveIntegerField(default=0)  # guardrail verdicts other than "allow"
     input_tokens = models.BigIntegerField(default=0)
     output_tokens = models.BigIntegerField(default=0)
     cache_read_tokens = models.BigIntegerField(default=0)
@@ -266,6 +267,8 @@ class Span(models.Model):
     finish_reason = models.CharField(max_length=64, blank=True)
     tool_name = models.CharField(max_length=200, blank=True)
     tool_call_id = models.CharField(max_length=200, blank=True)
+    mcp_server = models.CharField(max_length=200, blank=True)  # a `tools/call`'s MCP server
+    guardrail_verdict = models.CharField(max_length=40, blank=True)  # a guardrail span's verdict
     agent_name = models.CharField(max_length=200, blank=True)
     session_id = models.CharField(max_length=200, blank=True)
     user_id = models.CharField(max_length=200, blank=True)
@@ -414,6 +417,7 @@ class RunMeasures(RollupBucket):
     failed_llm_calls = models.PositiveIntegerField(default=0)
     tool_calls = models.PositiveIntegerField(default=0)
     tool_errors = models.PositiveIntegerField(default=0)
+    guardrail_trips = models.PositiveIntegerField(default=0)
     input_tokens = models.BigIntegerField(default=0)
     output_tokens = models.BigIntegerField(default=0)
     cache_read_tokens = models.BigIntegerField(default=0)

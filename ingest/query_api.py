@@ -162,6 +162,9 @@ class SummaryRowOut(serializers.Serializer[Any]):
     tool_calls = serializers.IntegerField(allow_null=True)
     tool_errors = serializers.IntegerField(allow_null=True)
     tool_error_rate = serializers.FloatField(allow_null=True)
+    guardrail_trips = serializers.IntegerField(
+        allow_null=True, help_text="guardrail verdicts other than allow/pass (runs tables only)"
+    )
     input_tokens = serializers.IntegerField(allow_null=True)
     output_tokens = serializers.IntegerField(allow_null=True)
     cache_read_tokens = serializers.IntegerField(allow_null=True)
@@ -294,8 +297,8 @@ class RunOut(serializers.ModelSerializer[Run]):
             "trace_id", "name", "agent_name", "user_id", "session_id", "environment",
             "service_name", "tags", "api_key", "status", "error_message", "has_root",
             "start_time", "end_time", "duration_ms", "span_count", "llm_calls",
-            "failed_llm_calls", "tool_calls", "tool_errors", "input_tokens", "output_tokens",
-            "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost_usd",
+            "failed_llm_calls", "tool_calls", "tool_errors", "guardrail_trips", "input_tokens",
+            "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost_usd",
             "unpriced_calls",
         ]  # fmt: skip
 

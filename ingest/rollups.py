@@ -89,6 +89,7 @@ RUN_MEASURES = (
     "failed_llm_calls",
     "tool_calls",
     "tool_errors",
+    "guardrail_trips",
     *TOKENS,
     "cost_usd",
     "unpriced_calls",

@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from ingest.conventions.genai import guardrail_tripped
 from ingest.telemetry import SpanKind
 
 USAGE_KINDS = {SpanKind.LLM, SpanKind.EMBEDDING}
@@ -53,6 +54,7 @@ class SpanFacts:
     request_model: str = ""
     scope_name: str = ""
     aggregated_usage: bool = False
+    guardrail_verdict: str = ""
     run_hints: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -81,6 +83,7 @@ class RunSummary:
     failed_llm_calls: int
     tool_calls: int
     tool_errors: int
+    guardrail_trips: int
     input_tokens: int
     output_tokens: int
     cache_read_tokens: int
@@ -124,6 +127,7 @@ def summarize(spans: list[SpanFacts]) -> RunSummary:
         failed_llm_calls=sum(1 for s in calls if s.is_error),
         tool_calls=len(tools),
         tool_errors=sum(1 for s in tools if s.is_error),
+        guardrail_trips=guardrail_trips(spans, by_id),
         input_tokens=sum(s.input_tokens or 0 for s in counted),
         output_tokens=sum(s.output_tokens or 0 for s in counted),
         cache_read_tokens=sum(s.cache_read_tokens or 0 for s in counted),
@@ -193,6 +197,26 @@ def tool_calls(spans: list[SpanFacts], by_id: dict[str, SpanFacts]) -> list[Span
                 break
             parent = above.parent_span_id
     return [s for s in spans if s.kind == SpanKind.TOOL and s.span_id not in wrapping]
+
+
+TRIPWIRE = "Guardrail tripwire triggered"
+
+
+def guardrail_trips(spans: list[SpanFacts], by_id: dict[str, SpanFacts]) -> int:
+    """Guardrail spans whose verdict is not a pass. OpenInference's OpenAI Agents bridge sends
+    the guardrail span without its verdict; the SDK's "Guardrail tripwire triggered: {'guardrail':
+    name}" error on the parent span says which one tripped (docs/conventions.md, "Guardrails")."""
+    trips = 0
+    for span in spans:
+        if span.kind != SpanKind.GUARDRAIL:
+            continue
+        if span.guardrail_verdict:
+            trips += guardrail_tripped(span.guardrail_verdict)
+            continue
+        parent = by_id.get(span.parent_span_id)
+        message = parent.error_message if parent is not None and parent.is_error else ""
+        trips += message.startswith(TRIPWIRE) and f"'{span.name}'" in message
+    return trips
 
 
 def _one_per_response_id(spans: list[SpanFacts]) -> list[SpanFacts]:

@@ -75,6 +75,7 @@ _RUN_SUMS = {
     "failed_llm_calls": "failed_llm_calls",
     "tool_calls": "tool_calls",
     "tool_errors": "tool_errors",
+    "guardrail_trips": "guardrail_trips",
     **_TOKEN_SUMS,
     "cost_usd": "cost_usd",
     "unpriced_calls": "unpriced_calls",
@@ -132,7 +133,7 @@ TOOL_CALLS = Table(
 TOOLS = Table("tool_calls", ToolRollup, {"tool": "tool_name"}, _TOOL_SUMS, "tool_call", {"errors": ("errors",)})
 ROW_FIELDS = (
     "runs", "failed_runs", "llm_calls", "failed_llm_calls", "tool_calls", "tool_errors",
-    "tool_error_rate", *_TOKEN_SUMS, "cost_usd", "unpriced_calls",
+    "tool_error_rate", "guardrail_trips", *_TOKEN_SUMS, "cost_usd", "unpriced_calls",
 )  # fmt: skip
 
 
@@ -604,6 +605,7 @@ def run_for_project(project: Project, trace_id: str) -> Run | None:
 OUTLINE_FIELDS = (
     "span_id", "parent_span_id", "name", "display_name", "kind", "start_time", "end_time", "duration_ms",
     "is_error", "input_tokens", "output_tokens", "cost_usd", "cost_source", "aggregated_usage",
+    "guardrail_verdict", "mcp_server",
 )  # fmt: skip
 
 

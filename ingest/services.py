@@ -265,7 +265,7 @@ def _upsert_runs(rows: list[dict[str, Any]]) -> None:
 _RUN_UPDATE_FIELDS = [
     "name", "agent_name", "user_id", "session_id", "environment", "service_name", "tags", "root_span_id",
     "has_root", "status", "error_message", "start_time", "end_time", "duration_ms", "input", "output",
-    "span_count", "llm_calls", "failed_llm_calls", "tool_calls", "tool_errors", "input_tokens",
+    "span_count", "llm_calls", "failed_llm_calls", "tool_calls", "tool_errors", "guardrail_trips", "input_tokens",
     "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost_usd",
     "unpriced_calls", "updated_at",
 ]  # fmt: skip
@@ -392,6 +392,8 @@ def _span_row(
         "finish_reason": storable.text(f.finish_reason, 64),
         "tool_name": storable.text(f.tool_name, 200),
         "tool_call_id": storable.text(f.tool_call_id, 200),
+        "mcp_server": storable.text(f.mcp_server, 200),
+        "guardrail_verdict": f.guardrail_verdict,
         "agent_name": storable.text(f.agent_name, 200),
         "session_id": storable.text(f.session_id, 200),
         "user_id": storable.text(f.user_id, 200),
@@ -527,6 +529,7 @@ def _run_row(
         "failed_llm_calls": s.failed_llm_calls,
         "tool_calls": s.tool_calls,
         "tool_errors": s.tool_errors,
+        "guardrail_trips": s.guardrail_trips,
         "input_tokens": storable.count(s.input_tokens),
         "output_tokens": storable.count(s.output_tokens),
         "cache_read_tokens": storable.count(s.cache_read_tokens),

@@ -129,6 +129,8 @@ class SpanFields:
     tool_call_id: str = ""
     tool_arguments: Any = None
     tool_result: Any = None
+    mcp_server: str = ""  # the MCP server of a `tools/call` (host:port, or the server's service name)
+    guardrail_verdict: str = ""  # a guardrail span's verdict, lowercased ("deny", "triggered", "allow"…)
     is_error: bool = False
     error_type: str = ""
     error_message: str = ""

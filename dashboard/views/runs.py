@@ -24,6 +24,7 @@ from dashboard.templatetags.dashboard_tags import duration, tokens, usd
 from dashboard.views.common import HtmxHttpRequest, Page, project_page
 from dashboard.views.scores import scores_context
 from ingest import selectors
+from ingest.conventions.genai import guardrail_tripped
 from ingest.models import Project, Run, Span
 from scores import selectors as score_selectors
 
@@ -334,6 +335,11 @@ def _tree_html(rows: list[TreeRow], final_closes: int) -> SafeString:
         s = row.span
         failed = " failed" if s.is_error else ""
         flags = _ERROR if s.is_error else ""
+        if s.guardrail_verdict:
+            badge = "error" if guardrail_tripped(s.guardrail_verdict) else "neutral"
+            flags += f' <span class="badge {badge}" title="guardrail verdict">{escape(s.guardrail_verdict)}</span>'
+        if s.mcp_server:
+            flags += f' <span class="muted">on MCP server {escape(s.mcp_server)}</span>'
         if row.depth != row.indent:
             flags += f' <span class="muted">depth {row.depth:d}</span>'
         counted = s.input_tokens is not None or s.output_tokens is not None

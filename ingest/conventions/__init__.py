@@ -19,7 +19,7 @@ A new dialect is still a sibling module plus its rows in these lists and its tes
 
 from __future__ import annotations
 
-from ingest.conventions import concepts, errors, kinds, langfuse, messages, usage
+from ingest.conventions import concepts, errors, genai, kinds, langfuse, messages, usage
 from ingest.conventions.span_view import SpanView
 from ingest.telemetry import RawSpan, SpanFields
 
@@ -58,6 +58,8 @@ def normalize(span: RawSpan) -> SpanFields:
         tool_call_id=tool.call_id,
         tool_arguments=tool.arguments,
         tool_result=tool.result,
+        mcp_server=genai.mcp_server(view),
+        guardrail_verdict=genai.guardrail_verdict(view),
         is_error=error.is_error,
         error_type=error.error_type,
         error_message=error.error_message,

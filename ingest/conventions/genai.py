@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from ingest.conventions.span_view import SpanView
+from ingest.conventions.values import as_flag, as_text
 from ingest.telemetry import SpanKind
 
 OPERATION_NAME = "gen_ai.operation.name"
@@ -150,3 +151,49 @@ def tool_from_span_name(view: SpanView) -> str | None:
 def tool_from_mcp_span_name(view: SpanView) -> str | None:
     """`tools/call {name}` (SC MCP)."""
     return _group(_MCP_TOOL_IN_NAME, view.name)
+
+
+# Guardrail verdicts: the GenAI security proposal's `gen_ai.guardrail.verdict.type` (allow, deny,
+# modify, warn, audit), the earlier drafts' `gen_ai.security.*` names, then plain booleans.
+_VERDICT_KEYS = (
+    "gen_ai.guardrail.verdict.type",
+    "gen_ai.security.verdict.type",
+    "gen_ai.security.decision.type",
+    "gen_ai.guardrail.decision",
+)
+_TRIGGERED_KEY = "gen_ai.guardrail.triggered"
+# Verdicts that let the content through untouched; any other verdict is a trip.
+GUARDRAIL_PASSES = frozenset({"allow", "allowed", "pass", "passed", "ok", "none", "audit", "not_triggered"})
+
+
+def guardrail_verdict(view: SpanView) -> str:
+    """The verdict a guardrail span reports, lowercased ("deny", "modify", …); booleans read as
+    "triggered" / "passed" (OpenAI Agents' guardrail span data, via Logfire, says `triggered`)."""
+    for key in _VERDICT_KEYS:
+        verdict = as_text(view.get(key))
+        if verdict:
+            return verdict.lower()[:40]
+    triggered = view.get(_TRIGGERED_KEY)
+    if triggered is None and view.kind == SpanKind.GUARDRAIL:
+        triggered = view.get("triggered")
+    if triggered is None or isinstance(triggered, list | dict):
+        return ""
+    return "triggered" if as_flag(triggered) else "passed"
+
+
+def guardrail_tripped(verdict: str) -> bool:
+    return bool(verdict) and verdict not in GUARDRAIL_PASSES
+
+
+def mcp_server(view: SpanView) -> str:
+    """The MCP server of a `tools/call`: `server.address[:server.port]` on the client's span; the
+    server's own `service.name` on a server-side span; "" when neither says (stdio transports)."""
+    if view.lower(MCP_METHOD) != "tools/call":
+        return ""
+    address = as_text(view.get("server.address"))
+    if address:
+        port = view.get("server.port")
+        return f"{address}:{port}" if isinstance(port, int) and not isinstance(port, bool) else address
+    if view.span.kind == 2:  # SERVER: the span was recorded by the MCP server itself
+        return as_text(view.resource("service.name")) or ""
+    return ""

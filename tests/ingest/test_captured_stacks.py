@@ -47,6 +47,8 @@ STACKS = [
     Stack("strands", "weather-bot", "openai", 3, {"reasoning_tokens": 0}),
     Stack("langfuse_openai", "weather-bot", "openai", 1, {}, embeddings=True),
     Stack("langfuse_openai_responses", "weather-bot", "openai", 1, {}),
+    # The guardrail's verdict is only in the SDK's error on its parent span.
+    Stack("openai_agents_guardrail", "weather-bot", "openai", 2, {}),
 ]  # fmt: skip
 
 
@@ -114,5 +116,7 @@ def test_captured_stack_shows_what_the_provider_billed(client, stack):
     assert got == expected
     if cost is not None:
         assert runs.aggregate(cost=Sum("cost_usd"))["cost"] == cost
+    trips = runs.aggregate(trips=Sum("guardrail_trips"))["trips"]
+    assert trips == sidecar["expected"].get("guardrail_trips", 0)
     priced = Span.objects.filter(project=project, counts_usage=True, kind="llm")
     assert not priced.filter(cost_usd=None).exists(), "every billed call is priced"

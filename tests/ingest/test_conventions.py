@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.conventions import normalize, usage
+from ingest.conventions import genai, normalize, usage
 from ingest.conventions.span_view import SpanView
 from ingest.telemetry import RawSpan, SpanEvent, SpanFields, SpanKind
 
@@ -2689,3 +2689,49 @@ def test_an_invoke_agent_span_named_after_its_model_names_no_agent():
 def test_usage_that_contradicts_itself_is_flagged(attributes, scope, warnings):
     fields = norm("chat gpt-4o", {"gen_ai.operation.name": "chat", **attributes}, scope=scope)
     assert fields.usage_warnings == warnings
+
+
+@pytest.mark.parametrize(
+    ("name", "attributes", "verdict", "tripped"),
+    [
+        ("run_guardrail pii", {"gen_ai.operation.name": "run_guardrail", "gen_ai.guardrail.verdict.type": "DENY"},
+         "deny", True),
+        ("run_guardrail pii", {"gen_ai.operation.name": "run_guardrail", "gen_ai.guardrail.verdict.type": "allow"},
+         "allow", False),
+        ("apply_guardrail pii llm_input", {"gen_ai.security.decision.type": "modify"}, "modify", True),
+        ("apply_guardrail pii llm_input", {"gen_ai.security.decision.type": "audit"}, "audit", False),
+        ("moderation", {"gen_ai.guardrail.triggered": True}, "triggered", True),
+        ("moderation", {"gen_ai.guardrail.triggered": "false"}, "passed", False),
+        # Logfire's OpenAI-Agents guardrail span: the SDK's `triggered` as a plain attribute.
+        ("Guardrail {name!r} {triggered=}", {"logfire.msg_template": "Guardrail {name!r} {triggered=}",
+                                              "name": "no_atlantis", "triggered": True}, "triggered", True),
+        # A plain `triggered` on a span that is no guardrail means something else.
+        ("webhook", {"triggered": True}, "", False),
+    ],
+)  # fmt: skip
+def test_a_guardrail_span_carries_its_verdict(name, attributes, verdict, tripped):
+    fields = norm(name, attributes)
+    assert fields.guardrail_verdict == verdict
+    assert genai.guardrail_tripped(fields.guardrail_verdict) is tripped
+    if verdict:
+        assert not {"gen_ai.guardrail.verdict.type", "gen_ai.security.decision.type", "triggered"} & set(
+            fields.unmapped
+        )
+
+
+@pytest.mark.parametrize(
+    ("attributes", "kind", "resource", "server"),
+    [
+        ({"mcp.method.name": "tools/call", "server.address": "mcp.internal", "server.port": 8931}, 3, {},
+         "mcp.internal:8931"),
+        ({"mcp.method.name": "tools/call", "server.address": "docs-mcp"}, 3, {}, "docs-mcp"),
+        # Recorded by the MCP server itself: the server is the service that sent the span.
+        ({"mcp.method.name": "tools/call"}, 2, {"service.name": "orders-mcp"}, "orders-mcp"),
+        # A client over stdio has no address: unknown, not the caller's own service name.
+        ({"mcp.method.name": "tools/call", "network.transport": "pipe"}, 3, {"service.name": "agent"}, ""),
+        ({"mcp.method.name": "tools/list", "server.address": "mcp.internal"}, 3, {}, ""),
+    ],
+)  # fmt: skip
+def test_an_mcp_tools_call_names_its_server(attributes, kind, resource, server):
+    fields = norm("tools/call lookup", attributes, kind=kind, resource=resource)
+    assert fields.mcp_server == server
