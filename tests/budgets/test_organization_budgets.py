@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from budgets import services
 from budgets.models import Alert, Budget, SlackDestination
+from ingest import timeranges
 from tests.budgets.helpers import make_budget, spend
 from tests.factories import make_project
 from tests.fakes.slack_server import FakeSlack, fake_slack
@@ -62,7 +63,8 @@ class OrganizationBudgetTests(TestCase):
         assert payload["blocks"][-1]["elements"][0]["url"].endswith(f"/p/acme/research/runs/{alert.trace_id}/")
 
     def test_every_project_of_the_organization_sees_it_in_the_check_api_and_dashboard(self):
-        spend(self.sibling, timezone.now() - timedelta(minutes=5), "12", agent="researcher")
+        now = timezone.now()  # inside today's budget period, even just after midnight
+        spend(self.sibling, max(now - timedelta(minutes=5), timeranges.floor_day(now)), "12", agent="researcher")
         org_budget(self.home)
 
         body = Client(HTTP_AUTHORIZATION=f"Bearer {self.sibling_key}").get("/api/v1/budgets/check").json()
