@@ -31,11 +31,14 @@ SPIKE_EVERY = 50
 def load(agents: int, now: datetime) -> object:
     import numpy as np
 
-    from ingest import services, timeranges
+    from ingest import timeranges
     from ingest.models import Period, RunRollup, ToolCallRollup
     from ingest.sketches import Sketch
+    from tenancy import services as tenancy_services
 
-    project, _ = services.project_create("Anomaly bench", org_slug=f"bench-{int(time.time())}", timezone_name="UTC")
+    project, _ = tenancy_services.project_create(
+        "Anomaly bench", org_slug=f"bench-{int(time.time())}", timezone_name="UTC"
+    )
     rng = np.random.default_rng(11)
     last = timeranges.floor_hour(now) - timedelta(hours=1)
     start = last - (HOURS - 1) * timedelta(hours=1)

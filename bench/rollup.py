@@ -237,14 +237,16 @@ def main() -> None:
     from django.test import Client
 
     from ingest import rollups, services
-    from ingest.models import Project, Run, Span
+    from ingest.models import Run, Span
+    from tenancy import services as tenancy_services
+    from tenancy.models import Project
 
     rng = random.Random(time.time_ns() if args.project else 42)  # new spans must not reuse loaded trace ids
     if args.project:
         project = Project.objects.get(pk=args.project)
-        new_key = services.api_key_create(project, name=f"bench {datetime.now(UTC):%H%M%S}")
+        new_key = tenancy_services.api_key_create(project, name=f"bench {datetime.now(UTC):%H%M%S}")
     else:
-        project, new_key = services.project_create(f"bench {datetime.now(UTC):%Y%m%d-%H%M%S}", org_slug="bench")
+        project, new_key = tenancy_services.project_create(f"bench {datetime.now(UTC):%Y%m%d-%H%M%S}", org_slug="bench")
     agents = [f"agent-{i:02d}" for i in range(args.agents)]
     users = [f"user-{i:04d}" for i in range(args.users)]
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}; project {project.pk}")

@@ -233,8 +233,9 @@ def insert(model, rows: list[dict]) -> None:
 
 def build(n_spans: int, days: int, rng: random.Random):
     """A fresh bench project with about n_spans spans over `days` days, and its rollups."""
-    from ingest import rollups, services
-    from ingest.models import Project
+    from ingest import rollups
+    from tenancy import services
+    from tenancy.models import Project
 
     drop_existing()
     project, new_key = services.project_create("UI bench", org_slug=ORG)
@@ -286,8 +287,9 @@ def flush(builder: Builder) -> int:
 
 def drop_existing() -> None:
     """Delete the previous bench project; its spans first, in one statement each."""
-    from ingest.models import Project, RollupDirty, Run, Span
+    from ingest.models import RollupDirty, Run, Span
     from ingest.rollups import TABLES
+    from tenancy.models import Project
 
     for project in Project.objects.filter(organization__slug=ORG, slug=SLUG):
         for model in (Span, Run, *TABLES, RollupDirty):
@@ -365,7 +367,8 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
 
-    from ingest.models import Membership, Project, Span
+    from ingest.models import Span
+    from tenancy.models import Membership, Project
 
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
     project = Project.objects.filter(organization__slug=ORG, slug=SLUG).first() if args.reuse else None

@@ -21,8 +21,9 @@ from budgets import anomalies
 from budgets.anomalies import Detection, Point
 from budgets.models import Alert
 from ingest import sketches, timeranges
-from ingest.models import Period, Project, RunRollup, ToolCallRollup
+from ingest.models import Period, RunRollup, ToolCallRollup
 from scores.models import ScoreRollup
+from tenancy.models import Project
 
 PROJECT, AGENT, TOOL = "project", "agent", "tool"
 

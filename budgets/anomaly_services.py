@@ -24,8 +24,9 @@ from budgets import anomalies, anomaly_selectors, services
 from budgets.anomalies import Detection, Judged
 from budgets.models import Alert, AnomalyRule
 from ingest import timeranges
-from ingest.models import Period, Project, RunRollup
+from ingest.models import Period, RunRollup
 from scores.models import ScoreRollup
+from tenancy.models import Project
 
 WINDOW = timedelta(days=anomalies.BASELINE_DAYS + 1)  # the judged day and its 7-day baseline
 JUDGE = timedelta(hours=24)  # hours judged per pass: enough to see how long an excursion lasts

@@ -17,8 +17,8 @@ from rest_framework.views import APIView
 
 from budgets import selectors, services
 from budgets.models import AnomalyRule, Budget, SlackDestination
-from ingest.api import HasProjectKey, ProjectKeyAuthentication, _api_key
 from ingest.selectors import decimal_string
+from tenancy.auth import HasProjectKey, ProjectKeyAuthentication, api_key_of
 
 
 def _errors(exc: ValidationError) -> Response:
@@ -113,12 +113,12 @@ class BudgetsApi(APIView):
 
     @extend_schema(responses=BudgetSerializer(many=True), summary="List budgets")
     def get(self, request: Request) -> Response:
-        budgets = Budget.objects.filter(project=_api_key(request).project).prefetch_related("destinations")
+        budgets = Budget.objects.filter(project=api_key_of(request).project).prefetch_related("destinations")
         return Response(BudgetSerializer(budgets.order_by("pk"), many=True).data)
 
     @extend_schema(request=BudgetSerializer, responses={201: BudgetSerializer}, summary="Add a budget")
     def post(self, request: Request) -> Response:
-        return _budget_write(request, Budget(project=_api_key(request).project), partial=False)
+        return _budget_write(request, Budget(project=api_key_of(request).project), partial=False)
 
 
 class BudgetApi(APIView):
@@ -128,7 +128,7 @@ class BudgetApi(APIView):
     permission_classes = [HasProjectKey]
 
     def _get(self, request: Request, pk: int) -> Budget:
-        return get_object_or_404(Budget, pk=pk, project=_api_key(request).project)
+        return get_object_or_404(Budget, pk=pk, project=api_key_of(request).project)
 
     @extend_schema(responses=BudgetSerializer, summary="One budget")
     def get(self, request: Request, pk: int) -> Response:
@@ -163,12 +163,12 @@ class AnomalyRulesApi(APIView):
 
     @extend_schema(responses=AnomalyRuleSerializer(many=True), summary="List anomaly rules")
     def get(self, request: Request) -> Response:
-        rules = AnomalyRule.objects.filter(project=_api_key(request).project).prefetch_related("destinations")
+        rules = AnomalyRule.objects.filter(project=api_key_of(request).project).prefetch_related("destinations")
         return Response(AnomalyRuleSerializer(rules.order_by("pk"), many=True).data)
 
     @extend_schema(request=AnomalyRuleSerializer, responses={201: AnomalyRuleSerializer}, summary="Add an anomaly rule")
     def post(self, request: Request) -> Response:
-        return _anomaly_rule_write(request, AnomalyRule(project=_api_key(request).project), partial=False)
+        return _anomaly_rule_write(request, AnomalyRule(project=api_key_of(request).project), partial=False)
 
 
 class AnomalyRuleApi(APIView):
@@ -178,7 +178,7 @@ class AnomalyRuleApi(APIView):
     permission_classes = [HasProjectKey]
 
     def _get(self, request: Request, pk: int) -> AnomalyRule:
-        return get_object_or_404(AnomalyRule, pk=pk, project=_api_key(request).project)
+        return get_object_or_404(AnomalyRule, pk=pk, project=api_key_of(request).project)
 
     @extend_schema(responses=AnomalyRuleSerializer, summary="One anomaly rule")
     def get(self, request: Request, pk: int) -> Response:
@@ -225,12 +225,12 @@ class DestinationsApi(APIView):
 
     @extend_schema(responses=DestinationSerializer(many=True), summary="List Slack destinations")
     def get(self, request: Request) -> Response:
-        destinations = SlackDestination.objects.filter(project=_api_key(request).project).order_by("pk")
+        destinations = SlackDestination.objects.filter(project=api_key_of(request).project).order_by("pk")
         return Response(DestinationSerializer(destinations, many=True).data)
 
     @extend_schema(request=DestinationSerializer, responses={201: DestinationSerializer}, summary="Add one")
     def post(self, request: Request) -> Response:
-        return _destination_write(request, SlackDestination(project=_api_key(request).project), partial=False)
+        return _destination_write(request, SlackDestination(project=api_key_of(request).project), partial=False)
 
 
 class DestinationApi(APIView):
@@ -240,7 +240,7 @@ class DestinationApi(APIView):
     permission_classes = [HasProjectKey]
 
     def _get(self, request: Request, pk: int) -> SlackDestination:
-        return get_object_or_404(SlackDestination, pk=pk, project=_api_key(request).project)
+        return get_object_or_404(SlackDestination, pk=pk, project=api_key_of(request).project)
 
     @extend_schema(responses=DestinationSerializer, summary="One Slack destination")
     def get(self, request: Request, pk: int) -> Response:
@@ -272,7 +272,7 @@ class BudgetCheckApi(APIView):
         summary="Pre-flight budget check",
     )
     def get(self, request: Request) -> Response:
-        api_key = _api_key(request)
+        api_key = api_key_of(request)
         params = {name: request.query_params.get(name) or None for name in ("agent", "user", "model")}
         budgets = selectors.budgets_applicable(api_key.project, api_key=api_key, **params)
         rows = [

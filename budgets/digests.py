@@ -14,8 +14,8 @@ from django.utils import timezone
 from budgets import notifiers, services
 from budgets.models import SlackDestination
 from ingest import selectors, timeranges
-from ingest.models import Project
 from ingest.timeranges import TimeRange
+from tenancy.models import Project
 
 MAX_AGENTS = 15
 

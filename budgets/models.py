@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, URLValidator
 from django.db import models
 
-from ingest.models import Project
+from tenancy.models import Project
 
 DEFAULT_THRESHOLDS = (80, 100)
 

@@ -9,8 +9,9 @@ from typing import Any
 from django.dispatch import receiver
 
 from budgets import services
-from ingest.models import Project, Run
+from ingest.models import Run
 from ingest.signals import runs_updated
+from tenancy.models import Project
 
 log = logging.getLogger(__name__)
 

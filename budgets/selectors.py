@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 
 from budgets import services
 from budgets.models import Alert, Budget
-from ingest.models import ApiKey, Project
+from tenancy.models import ApiKey, Project
 
 
 def budgets_applicable(

@@ -34,8 +34,9 @@ from django.utils import timezone
 from budgets import anomaly_services, notifiers
 from budgets.models import Alert, AnomalyRule, Budget, SlackDestination
 from ingest import selectors, timeranges
-from ingest.models import ApiKey, Project, Run
+from ingest.models import Run
 from ingest.timeranges import TimeRange
+from tenancy.models import ApiKey, Project
 
 log = logging.getLogger(__name__)
 

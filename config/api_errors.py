@@ -19,3 +19,21 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         response["Retry-After"] = RETRY_AFTER_SECONDS
         return response
     return drf_exception_handler(exc, context)
+
+
+def flatten_errors(errors: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested errors as {"spans[3].start_time": ["This field is required."]}."""
+    if isinstance(errors, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in errors.items():
+            path = prefix if key == "non_field_errors" else (f"{prefix}.{key}" if prefix else str(key))
+            out |= flatten_errors(value, path)
+        return out
+    if isinstance(errors, list) and errors and all(isinstance(e, str) for e in errors):
+        return {prefix or "body": [str(e) for e in errors]}
+    if isinstance(errors, list):
+        out = {}
+        for index, value in enumerate(errors):
+            out |= flatten_errors(value, f"{prefix}[{index}]")
+        return out
+    return {prefix or "body": [str(errors)]}

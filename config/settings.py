@@ -108,6 +108,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_htmx",
     "template_partials",
+    "tenancy",
+    "pricing",
     "ingest",
     "dashboard",
     "budgets",
@@ -264,7 +266,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_THROTTLE_CLASSES": ["ingest.ratelimit.ProjectKeyThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["tenancy.ratelimit.ProjectKeyThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "config.api_errors.exception_handler",  # a database outage is a 503
@@ -308,7 +310,7 @@ AGENTLEDGER_MAX_REQUEST_BYTES = envint("AGENTLEDGER_MAX_REQUEST_BYTES", 20 * 102
 DATA_UPLOAD_MAX_MEMORY_SIZE = AGENTLEDGER_MAX_REQUEST_BYTES
 # Requests per minute per project API key (ingest/ratelimit.py); 0 turns the limit off.
 AGENTLEDGER_KEY_RATE_LIMIT = envint("AGENTLEDGER_KEY_RATE_LIMIT", 6000)
-# Sign-in throttling (dashboard/signin.py): after this many failed sign-ins for one username (four
+# Sign-in throttling (tenancy/signin.py): after this many failed sign-ins for one username (four
 # times as many from one address) within the window, sign-in is refused until the window ends.
 AGENTLEDGER_LOGIN_MAX_FAILURES = envint("AGENTLEDGER_LOGIN_MAX_FAILURES", 5)
 AGENTLEDGER_LOGIN_LOCKOUT_SECONDS = envint("AGENTLEDGER_LOGIN_LOCKOUT_SECONDS", 15 * 60)

@@ -6,8 +6,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 from django.urls.converters import PathConverter
 
-from dashboard import signin
 from dashboard.views import account, anomalies, budgets, cost, diagnostics, entities, overview, quality, runs, scores
+from tenancy import signin
 
 
 class NameConverter(PathConverter):

@@ -7,49 +7,17 @@ import re
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ingest import auth, costs, otlp, services
+from config.api_errors import flatten_errors
+from ingest import otlp, services
 from ingest.conventions import values
-from ingest.models import ApiKey, PriceOverride
 from ingest.telemetry import RawSpan, SpanFields, SpanKind
-
-
-class ProjectKeyAuthentication(BaseAuthentication):
-    """`Authorization: Bearer <project key>` (or `x-api-key`); request.auth is the ApiKey."""
-
-    def authenticate(self, request: Request) -> tuple[AnonymousUser, ApiKey] | None:
-        raw = auth.raw_key_from_request(request._request)
-        if not raw:
-            return None
-        api_key = auth.api_key_for_raw_key(raw)
-        if api_key is None:
-            raise AuthenticationFailed("invalid or revoked API key")
-        return AnonymousUser(), api_key
-
-    def authenticate_header(self, request: Request) -> str:
-        return "Bearer"
-
-
-def _api_key(request: Request) -> ApiKey:
-    if not isinstance(request.auth, ApiKey):  # HasProjectKey lets no other request through
-        raise AuthenticationFailed("a project API key is required")
-    return request.auth
-
-
-class HasProjectKey(BasePermission):
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        return isinstance(request.auth, ApiKey)
+from tenancy import auth
 
 
 def _optional_text(max_length: int) -> serializers.CharField:
@@ -71,8 +39,8 @@ def normalize_id(value: str, length: int) -> str:
 class IngestApi(APIView):
     """POST /api/v1/ingest: a batch of spans (and optional run fields) as plain JSON."""
 
-    authentication_classes = [ProjectKeyAuthentication]
-    permission_classes = [HasProjectKey]
+    authentication_classes = [auth.ProjectKeyAuthentication]
+    permission_classes = [auth.HasProjectKey]
 
     class SpanIn(serializers.Serializer[Any]):
         trace_id = serializers.CharField(
@@ -189,14 +157,14 @@ class IngestApi(APIView):
     def post(self, request: Request) -> Response:
         batch = self.InputSerializer(data=request.data)
         if not batch.is_valid():
-            return Response({"errors": _flatten(batch.errors)}, status=400)
+            return Response({"errors": flatten_errors(batch.errors)}, status=400)
         spans, span_errors = _validate_each(self.SpanIn, batch.validated_data["spans"], "spans")
         runs_, run_errors = _validate_each(self.RunIn, batch.validated_data["runs"], "runs")
         errors = span_errors | run_errors | _runs_without_spans(runs_, batch.validated_data["spans"])
         if errors:
             return Response({"errors": errors}, status=400)
         items = [_to_span(span, runs_) for span in spans]
-        services.ingest_spans(_api_key(request), items)
+        services.ingest_spans(auth.api_key_of(request), items)
         return Response(
             {
                 "accepted_spans": len(items),
@@ -217,26 +185,8 @@ def _validate_each(
         if serializer.is_valid():
             valid.append(serializer.validated_data)
         else:
-            errors |= _flatten(serializer.errors, f"{name}[{index}]")
+            errors |= flatten_errors(serializer.errors, f"{name}[{index}]")
     return valid, errors
-
-
-def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
-    """DRF's nested errors as {"spans[3].start_time": ["This field is required."]}."""
-    if isinstance(errors, dict):
-        out: dict[str, list[str]] = {}
-        for key, value in errors.items():
-            path = prefix if key == "non_field_errors" else (f"{prefix}.{key}" if prefix else str(key))
-            out |= _flatten(value, path)
-        return out
-    if isinstance(errors, list) and errors and all(isinstance(e, str) for e in errors):
-        return {prefix or "body": [str(e) for e in errors]}
-    if isinstance(errors, list):
-        out = {}
-        for index, value in enumerate(errors):
-            out |= _flatten(value, f"{prefix}[{index}]")
-        return out
-    return {prefix or "body": [str(errors)]}
 
 
 def _runs_without_spans(runs_: list[dict[str, Any]], spans: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -297,81 +247,3 @@ def _to_span(span: dict[str, Any], runs_: list[dict[str, Any]]) -> tuple[RawSpan
         output=span["output"],
     )
     return raw, fields
-
-
-class PriceOverrideSerializer(serializers.ModelSerializer[PriceOverride]):
-    class Meta:
-        model = PriceOverride
-        fields = [
-            "id", "model_pattern", "provider", "effective_from", "input_per_mtok", "output_per_mtok",
-            "cache_read_per_mtok", "cache_write_per_mtok", "created_at",
-        ]  # fmt: skip
-        read_only_fields = ["id", "created_at"]
-
-
-class PriceOverridesApi(APIView):
-    """GET/POST /api/v1/price-overrides: the project's own model prices (USD per million tokens)."""
-
-    authentication_classes = [ProjectKeyAuthentication]
-    permission_classes = [HasProjectKey]
-
-    @extend_schema(responses=PriceOverrideSerializer(many=True), summary="List price overrides")
-    def get(self, request: Request) -> Response:
-        overrides = PriceOverride.objects.filter(project=_api_key(request).project).order_by(
-            "model_pattern", "effective_from"
-        )
-        return Response(PriceOverrideSerializer(overrides, many=True).data)
-
-    @extend_schema(
-        request=PriceOverrideSerializer, responses={201: PriceOverrideSerializer}, summary="Add a price override"
-    )
-    def post(self, request: Request) -> Response:
-        serializer = PriceOverrideSerializer(data=request.data)
-        if not serializer.is_valid():
-            return Response({"errors": _flatten(serializer.errors)}, status=400)
-        override = PriceOverride(project=_api_key(request).project, **serializer.validated_data)
-        try:
-            costs.price_override_save(override)
-        except ValidationError as exc:
-            return Response({"errors": exc.message_dict}, status=400)
-        return Response(PriceOverrideSerializer(override).data, status=201)
-
-
-class PriceOverrideApi(APIView):
-    """GET/PUT/PATCH/DELETE /api/v1/price-overrides/<id>."""
-
-    authentication_classes = [ProjectKeyAuthentication]
-    permission_classes = [HasProjectKey]
-
-    def _get(self, request: Request, pk: int) -> PriceOverride:
-        return get_object_or_404(PriceOverride, pk=pk, project=_api_key(request).project)
-
-    @extend_schema(responses=PriceOverrideSerializer, summary="One price override")
-    def get(self, request: Request, pk: int) -> Response:
-        return Response(PriceOverrideSerializer(self._get(request, pk)).data)
-
-    @extend_schema(
-        request=PriceOverrideSerializer, responses=PriceOverrideSerializer, summary="Change a price override"
-    )
-    def put(self, request: Request, pk: int, partial: bool = False) -> Response:
-        override = self._get(request, pk)
-        previous_start = override.effective_from
-        serializer = PriceOverrideSerializer(override, data=request.data, partial=partial)
-        if not serializer.is_valid():
-            return Response({"errors": _flatten(serializer.errors)}, status=400)
-        for field, value in serializer.validated_data.items():
-            setattr(override, field, value)
-        try:
-            costs.price_override_save(override, previous_start=previous_start)
-        except ValidationError as exc:
-            return Response({"errors": exc.message_dict}, status=400)
-        return Response(PriceOverrideSerializer(override).data)
-
-    @extend_schema(request=PriceOverrideSerializer, responses=PriceOverrideSerializer, summary="Change some fields")
-    def patch(self, request: Request, pk: int) -> Response:
-        return self.put(request, pk, partial=True)
-
-    @extend_schema(responses={204: None}, summary="Remove a price override")
-    def delete(self, request: Request, pk: int) -> Response:
-        costs.price_override_delete(self._get(request, pk))
-        return Response(status=204)

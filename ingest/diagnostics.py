@@ -22,9 +22,10 @@ from django.db.models import Count, Max, Q, Sum
 from django.db.models.fields.json import KeyTextTransform
 
 from ingest.conventions.usage import WARNINGS
-from ingest.models import Project, Span
+from ingest.models import Span
 from ingest.telemetry import SpanKind
 from ingest.timeranges import TimeRange
+from tenancy.models import Project
 
 SAMPLE = 5000
 

@@ -20,8 +20,9 @@ from opentelemetry.proto.collector.trace.v1 import (
     trace_service_pb2_grpc,
 )
 
-from ingest import auth, otlp, ratelimit, services
-from ingest.models import ApiKey
+from ingest import otlp, services
+from tenancy import auth, ratelimit
+from tenancy.models import ApiKey
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 20 * 1024 * 1024

@@ -28,8 +28,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest import diagnostics, selectors, timeranges
-from ingest.api import ProjectKeyAuthentication, normalize_id
-from ingest.models import ApiKey, Project, Run, Span
+from ingest.api import normalize_id
+from ingest.models import Run, Span
+from tenancy import selectors as tenancy_selectors
+from tenancy.auth import ProjectKeyAuthentication
+from tenancy.models import ApiKey, Project
 
 MAX_POINTS = 5000  # per series in a timeseries answer
 
@@ -37,7 +40,7 @@ MAX_POINTS = 5000  # per series in a timeseries answer
 class ProjectKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     """Documents ProjectKeyAuthentication (intake and query) in the OpenAPI schema."""
 
-    target_class = "ingest.api.ProjectKeyAuthentication"
+    target_class = "tenancy.auth.ProjectKeyAuthentication"
     name = "projectKey"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
@@ -133,7 +136,7 @@ def _project(request: Request) -> Project:
         return project
     if not ref:
         raise BadParams({"project": ["required with session auth: a project id or org-slug/project-slug"]})
-    member_of = selectors.project_for_user(request.user, ref)
+    member_of = tenancy_selectors.project_for_user(request.user, ref)
     if member_of is None:
         raise NotFound("project: no such project in your organizations")
     return member_of

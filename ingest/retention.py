@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from ingest.models import LogRecord, Project, Run, Span
+from ingest.models import LogRecord, Run, Span
+from tenancy.models import Project
 
 BATCH_TRACES = 500
 

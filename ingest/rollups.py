@@ -46,7 +46,6 @@ from ingest.models import (
     LlmCallRollup,
     ModelRollup,
     Period,
-    Project,
     RollupDirty,
     RollupModel,
     Run,
@@ -58,6 +57,7 @@ from ingest.models import (
     UserTotalRollup,
 )
 from ingest.telemetry import SpanKind
+from tenancy.models import Project
 
 log = logging.getLogger(__name__)
 

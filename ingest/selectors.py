@@ -8,21 +8,17 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from decimal import Decimal
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, F, Max, Min, Model, Q, QuerySet, Sum, Value
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, NullIf, TruncDay
 
 from ingest import sketches, timeranges
 from ingest.models import (
-    ApiKey,
     LlmCallRollup,
     LogRecord,
-    Membership,
     ModelRollup,
     Period,
-    Project,
     RollupModel,
     Run,
     RunRollup,
@@ -33,6 +29,7 @@ from ingest.models import (
     UserTotalRollup,
 )
 from ingest.timeranges import TimeRange
+from tenancy.models import ApiKey, Project
 
 GROUPS = ("agent", "model", "provider", "user", "api_key", "tool", "status")
 FILTERS = ("agent", "model", "user", "tool")
@@ -419,54 +416,6 @@ def _reachable(roots: list[SpanNode]) -> set[int]:
             seen.add(id(node))
             stack.extend(node.children)
     return seen
-
-
-# --- Access --------------------------------------------------------------------------------
-
-_P = TypeVar("_P", bound=Model)
-
-
-def projects_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
-    """The projects of the user's organizations (none when signed out; every one for a
-    superuser, who administers them all anyway)."""
-    if not user.is_authenticated:
-        return Project.objects.none()
-    projects = (
-        Project.objects.all()
-        if getattr(user, "is_superuser", False)
-        else Project.objects.filter(organization__memberships__user_id=user.pk)
-    )
-    return projects.select_related("organization").order_by("organization__name", "name")
-
-
-def project_for_user(user: AbstractBaseUser | AnonymousUser, ref: str) -> Project | None:
-    """A project of one of the user's organizations, by id or "org-slug/project-slug"."""
-    if not user.is_authenticated:
-        return None
-    return _by_ref(projects_for_user(user), ref).first()
-
-
-def project_and_role_for_user(user: AbstractBaseUser | AnonymousUser, ref: str) -> tuple[Project, str] | None:
-    """`project_for_user` plus the user's Membership.Role in the project's organization ("admin"
-    for a superuser), read in the same query: the role comes from the membership row that
-    grants access."""
-    if not user.is_authenticated:
-        return None
-    if getattr(user, "is_superuser", False):
-        role: Value | F = Value(Membership.Role.ADMIN)
-    else:
-        role = F("organization__memberships__role")
-    found = _by_ref(projects_for_user(user).annotate(member_role=role), ref).first()
-    if found is None:
-        return None
-    return found, str(getattr(found, "member_role", ""))  # (django-stubs does not see the annotation)
-
-
-def _by_ref(projects: QuerySet[_P], ref: str) -> QuerySet[_P]:
-    if ref.isdigit():
-        return projects.filter(pk=int(ref))
-    org, _, slug = ref.partition("/")
-    return projects.filter(organization__slug=org, slug=slug)
 
 
 # --- Budgets -------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Writes: tenancy (organizations, projects, keys) and, below, telemetry intake."""
+"""Writes of telemetry intake: spans, runs, log events, worker heartbeats."""
 
 from __future__ import annotations
 
@@ -13,78 +13,15 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
-from ingest import agent_names, conventions, copying, costs, keys, pricing, redaction, rollups, runs, signals, storable
+from ingest import agent_names, conventions, copying, redaction, rollups, runs, signals, storable
 from ingest.conventions import messages
-from ingest.models import (
-    ApiKey,
-    LogRecord,
-    Organization,
-    Project,
-    Run,
-    Span,
-    WorkerHeartbeat,
-)
+from ingest.models import LogRecord, Run, Span, WorkerHeartbeat
 from ingest.telemetry import DecodedTraces, LogEvent, RawSpan, Rejected, SpanFields
+from pricing import book, lookup
+from tenancy.models import ApiKey, Project
 
 log = logging.getLogger(__name__)
-
-DEFAULT_ORG_SLUG = "default"
-
-
-@dataclass(frozen=True)
-class NewKey:
-    api_key: ApiKey
-    raw_key: str  # shown once, never stored
-
-
-def organization_get_or_create(*, slug: str = DEFAULT_ORG_SLUG, name: str = "") -> Organization:
-    org, _ = Organization.objects.get_or_create(
-        slug=slugify(slug) or DEFAULT_ORG_SLUG,
-        defaults={"name": name or slug.replace("-", " ").title()},
-    )
-    return org
-
-
-def api_key_create(project: Project, *, name: str = "default") -> NewKey:
-    raw = keys.generate_key()
-    api_key = ApiKey.objects.create(
-        project=project,
-        name=name,
-        prefix=keys.key_prefix(raw),
-        key_hash=keys.hash_key(raw),
-    )
-    return NewKey(api_key=api_key, raw_key=raw)
-
-
-def api_key_revoke(api_key: ApiKey) -> None:
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at=None).update(revoked_at=timezone.now())
-
-
-def api_key_mark_used(api_key: ApiKey) -> None:
-    """Record use at most once a minute, so a busy exporter does not write on every request."""
-    now = timezone.now()
-    if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now
-
-
-@transaction.atomic
-def project_create(
-    name: str, *, org_slug: str = DEFAULT_ORG_SLUG, timezone_name: str = "UTC"
-) -> tuple[Project, NewKey]:
-    """Create a project (and its organization when needed) with a first ingest key."""
-    org = organization_get_or_create(slug=org_slug)
-    base = slugify(name) or "project"
-    slug, n = base, 1
-    while Project.objects.filter(organization=org, slug=slug).exists():
-        n += 1
-        slug = f"{base}-{n}"
-    project = Project(organization=org, name=name, slug=slug, timezone=timezone_name)
-    project.full_clean()
-    project.save()
-    return project, api_key_create(project, name="default")
 
 
 def heartbeat_record(name: str) -> None:
@@ -122,7 +59,7 @@ def ingest_spans(api_key: ApiKey, items: list[tuple[RawSpan, SpanFields]]) -> in
         items = [redaction.span(raw, fields, policy) for raw, fields in items]
     if rule := agent_names.Rule.of(project.agent_attribute, project.agent_span_name):
         items = [(raw, agent_names.apply(rule, raw, fields)) for raw, fields in items]
-    overrides = costs.overrides_for(project)
+    overrides = lookup.overrides_for(project)
     now = timezone.now()
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for raw, fields in items:  # of a span sent twice in one batch, the first is kept
@@ -321,7 +258,7 @@ def _span_row(
     api_key: ApiKey,
     raw: RawSpan,
     f: SpanFields,
-    overrides: list[pricing.PriceOverride],
+    overrides: list[book.PriceOverride],
     received_at: datetime,
 ) -> dict[str, Any]:
     """The span's columns by attribute name: COPY takes them as they are (a model instance
@@ -337,11 +274,11 @@ def _span_row(
         "framework_node": _is_framework_node(raw),
         "agent_by_rule": f.agent_by_rule,
     }
-    cost = costs.span_cost(
-        kind=f.kind,
+    cost = lookup.span_cost(
+        priced=f.kind in runs.USAGE_KINDS,
         provider=f.provider,
         model=f.response_model or f.request_model,
-        usage=pricing.Usage(
+        usage=book.Usage(
             f.input_tokens,
             f.output_tokens,
             f.cache_read_tokens,

@@ -8,8 +8,8 @@ from celery.signals import worker_ready
 from django.db import OperationalError
 
 from budgets import tasks as budget_tasks
-from ingest import costs, retention, rollups, services
-from ingest.models import Project
+from ingest import repricing, retention, rollups, services
+from tenancy.models import Project
 
 
 @shared_task
@@ -20,7 +20,7 @@ def record_heartbeat(name: str = "") -> None:
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def reprice_project(project_id: int, since: str = "") -> None:
     project = Project.objects.get(pk=project_id)
-    costs.reprice_spans(project=project, since=datetime.fromisoformat(since) if since else None)
+    repricing.reprice_spans(project=project, since=datetime.fromisoformat(since) if since else None)
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)

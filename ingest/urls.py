@@ -13,8 +13,6 @@ urlpatterns = [
     # Langfuse's SDK exports OTLP here (the AgentLedger key as its secret key, Basic auth)
     path("api/public/otel/v1/traces", views.otlp_traces),
     path("api/v1/ingest", api.IngestApi.as_view(), name="api-ingest"),
-    path("api/v1/price-overrides", api.PriceOverridesApi.as_view(), name="api-price-overrides"),
-    path("api/v1/price-overrides/<int:pk>", api.PriceOverrideApi.as_view(), name="api-price-override"),
 ]
 
 urlpatterns += [

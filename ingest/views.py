@@ -12,8 +12,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from ingest import auth, health, otlp, ratelimit, services
-from ingest.models import ApiKey, WorkerHeartbeat
+from ingest import health, otlp, services
+from ingest.models import WorkerHeartbeat
+from tenancy import auth, ratelimit
+from tenancy.models import ApiKey
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = "5"

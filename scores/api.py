@@ -17,10 +17,11 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ingest.api import _api_key, normalize_id
+from ingest.api import normalize_id
 from ingest.query_api import PROJECT_PARAM, BadParams, QueryApi, RangeParams
 from scores import selectors, services
 from scores.models import Score
+from tenancy.auth import api_key_of
 
 MAX_BATCH = 10_000
 DataType = Score.DataType
@@ -186,7 +187,7 @@ class ScoresApi(QueryApi):
         "it again replaces its value, label and explanation. Needs the project's API key.",
     )
     def post(self, request: Request) -> Response:
-        api_key = _api_key(request)
+        api_key = api_key_of(request)
         items = request.data.get("scores") if isinstance(request.data, dict) else request.data
         if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
             message = f'expected a JSON list of 1 to {MAX_BATCH} scores, or {{"scores": [...]}}'

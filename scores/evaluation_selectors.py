@@ -9,9 +9,9 @@ from decimal import Decimal
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from ingest.models import Project
 from ingest.timeranges import TimeRange, calendar_range
 from scores.models import Evaluation, Evaluator
+from tenancy.models import Project
 
 
 def today(evaluator: Evaluator, now: datetime | None = None) -> TimeRange:

@@ -35,8 +35,8 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from ingest import costs, pricing
 from ingest.models import Run, Span
+from pricing import book, lookup
 from scores import evaluation_selectors, evaluators, judge, rubric
 from scores.models import Evaluation, Evaluator, Score
 from scores.services import NewScore, scores_upsert
@@ -341,14 +341,14 @@ def _record_reply(evaluation: Evaluation, reply: judge.JudgeReply, now: datetime
         _finish(evaluation, Status.DONE, now, score=score, **usage)
 
 
-def judge_price(evaluation: Evaluation, reply: judge.JudgeReply, at: datetime) -> pricing.Price:
+def judge_price(evaluation: Evaluation, reply: judge.JudgeReply, at: datetime) -> book.Price:
     """The judge's call priced like any LLM call: the project's overrides, else genai-prices.
     The model the endpoint reports (often dated: gpt-4o-mini-2024-07-18) is tried first, then the
     one configured."""
-    overrides = costs.overrides_for(evaluation.evaluator.project)
-    price = pricing.UNPRICED
+    overrides = lookup.overrides_for(evaluation.evaluator.project)
+    price = book.UNPRICED
     for model in dict.fromkeys(m for m in (reply.model, evaluation.evaluator.judge_model) if m):
-        price = pricing.price_call(provider="", model=model, usage=reply.usage, at=at, overrides=overrides)
+        price = book.price_call(provider="", model=model, usage=reply.usage, at=at, overrides=overrides)
         if price.cost is not None:
             return price
     return price
@@ -364,9 +364,9 @@ def _finish(evaluation: Evaluation, status: str, now: datetime, **fields: Any) -
 def judge_model_priced(evaluator: Evaluator) -> bool:
     """Can the evaluator's calls be priced (project override or genai-prices)? If not, its
     daily cap cannot stop it: the admin warns when such an evaluator is saved."""
-    usage = pricing.Usage(1000, 100, None, None, None)
-    overrides = costs.overrides_for(evaluator.project)
-    price = pricing.price_call(
+    usage = book.Usage(1000, 100, None, None, None)
+    overrides = lookup.overrides_for(evaluator.project)
+    price = book.price_call(
         provider="", model=evaluator.judge_model, usage=usage, at=timezone.now(), overrides=overrides
     )
     return price.cost is not None

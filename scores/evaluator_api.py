@@ -13,10 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ingest.api import HasProjectKey, ProjectKeyAuthentication, _api_key
 from ingest.selectors import decimal_string
 from scores import evaluation_selectors, evaluation_services
 from scores.models import Evaluator
+from tenancy.auth import HasProjectKey, ProjectKeyAuthentication, api_key_of
 
 
 class EvaluatorSerializer(serializers.ModelSerializer[Evaluator]):
@@ -68,7 +68,7 @@ class EvaluatorsApi(APIView):
 
     @extend_schema(responses=EvaluatorSerializer(many=True), summary="List evaluators (LLM-as-judge)")
     def get(self, request: Request) -> Response:
-        evaluators = Evaluator.objects.filter(project=_api_key(request).project).select_related("project")
+        evaluators = Evaluator.objects.filter(project=api_key_of(request).project).select_related("project")
         return Response(EvaluatorSerializer(evaluators.order_by("pk"), many=True).data)
 
     @extend_schema(
@@ -81,7 +81,7 @@ class EvaluatorsApi(APIView):
         "(source evaluator, author = the evaluator's name). Errors name the field.",
     )
     def post(self, request: Request) -> Response:
-        return _write(request, Evaluator(project=_api_key(request).project), partial=False)
+        return _write(request, Evaluator(project=api_key_of(request).project), partial=False)
 
 
 class EvaluatorApi(APIView):
@@ -91,7 +91,9 @@ class EvaluatorApi(APIView):
     permission_classes = [HasProjectKey]
 
     def _get(self, request: Request, pk: int) -> Evaluator:
-        return get_object_or_404(Evaluator.objects.select_related("project"), pk=pk, project=_api_key(request).project)
+        return get_object_or_404(
+            Evaluator.objects.select_related("project"), pk=pk, project=api_key_of(request).project
+        )
 
     @extend_schema(responses=EvaluatorSerializer, summary="One evaluator")
     def get(self, request: Request, pk: int) -> Response:

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx2
 
-from ingest.pricing import Usage
+from pricing.book import Usage
 
 # Statuses worth trying again; every 5xx is too.
 TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})

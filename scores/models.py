@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 
-from ingest.models import Project
+from tenancy.models import Project
 
 
 class Score(models.Model):

@@ -8,10 +8,10 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from ingest.models import Project
 from ingest.signals import hour_rolled_up, log_events_stored, spans_stored
 from ingest.telemetry import LogEvent, RawSpan
 from scores import rollups, services
+from tenancy.models import Project
 
 
 @receiver(spans_stored)

@@ -17,8 +17,9 @@ from decimal import Decimal
 from django.db.models.functions import TruncHour
 
 from ingest import rollups, storable, timeranges
-from ingest.models import Period, Project, Run
+from ingest.models import Period, Run
 from scores.models import Score, ScoreRollup
+from tenancy.models import Project
 
 
 @dataclass(slots=True)

@@ -13,9 +13,10 @@ from django.db.models import F, QuerySet, Sum
 from django.db.models.functions import TruncDay
 
 from ingest import timeranges
-from ingest.models import Project, Run
+from ingest.models import Run
 from ingest.timeranges import TimeRange
 from scores.models import Score, ScoreRollup
+from tenancy.models import Project
 
 
 def scores_for_project(

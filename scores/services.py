@@ -10,10 +10,10 @@ from dataclasses import asdict, dataclass
 from django.db import transaction
 
 from ingest import storable
-from ingest.models import Project
 from ingest.telemetry import LogEvent, RawSpan
 from scores import otel, rollups
 from scores.models import Score
+from tenancy.models import Project
 
 FEEDBACK_NAME = "user_feedback"
 MAX_EXPLANATION = 10_000

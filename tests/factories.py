@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.contrib.auth.models import User
 
-from ingest import services
-from ingest.models import Membership, Organization, Project
+from tenancy import services
+from tenancy.models import Membership, Organization, Project
 
 
 def make_project(

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from ingest import auth
+from tenancy import auth
 from tests import processes
 
 

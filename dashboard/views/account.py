@@ -12,15 +12,15 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from dashboard.views.common import user_id
-from ingest import selectors
-from ingest.models import UserProfile
+from tenancy import selectors as tenancy_selectors
+from tenancy.models import UserProfile
 
 
 @require_GET
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """The project the user last opened, else their first; a how-to when they have none."""
-    projects = selectors.projects_for_user(request.user)
+    projects = tenancy_selectors.projects_for_user(request.user)
     profile = UserProfile.objects.filter(user_id=user_id(request)).first()
     project = None
     if profile and profile.last_project_id:

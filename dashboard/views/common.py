@@ -12,9 +12,10 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django_htmx.middleware import HtmxDetails
 
-from ingest import selectors, timeranges
-from ingest.models import Membership, Project, UserProfile
+from ingest import timeranges
 from ingest.timeranges import TimeRange
+from tenancy import selectors as tenancy_selectors
+from tenancy.models import Membership, Project, UserProfile
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -73,7 +74,7 @@ def user_id(request: HttpRequest) -> int:
 def project_page(request: HttpRequest, org: str, slug: str, *, default_since: str = "7d") -> Page:
     """The page for a project the signed-in user is a member of; 404 for any other project, so
     another organization's projects and runs cannot even be confirmed to exist."""
-    found = selectors.project_and_role_for_user(request.user, f"{org}/{slug}")
+    found = tenancy_selectors.project_and_role_for_user(request.user, f"{org}/{slug}")
     if found is None:
         raise Http404("no such project in your organizations")
     project, role = found

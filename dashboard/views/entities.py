@@ -331,7 +331,7 @@ def models(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
     can_price = getattr(request.user, "is_staff", False) and request.user.has_perm("ingest.add_priceoverride")
     unpriced = selectors.unpriced_models(page.project, page.range)
     if can_price:
-        add = reverse("admin:ingest_priceoverride_add")
+        add = reverse("admin:pricing_priceoverride_add")
         for row in unpriced:
             query = {"project": page.project.pk, "model_pattern": row["model"], "provider": row["provider"]}
             row["override_url"] = f"{add}?{urlencode(query)}"

@@ -25,8 +25,9 @@ from dashboard.views.common import HtmxHttpRequest, Page, project_page
 from dashboard.views.scores import scores_context
 from ingest import selectors
 from ingest.conventions.genai import guardrail_tripped
-from ingest.models import Project, Run, Span
+from ingest.models import Run, Span
 from scores import selectors as score_selectors
+from tenancy.models import Project
 
 PAGE_SIZE = 50
 SORTS = (("newest", "Newest first"), ("oldest", "Oldest first"), ("cost", "Most expensive"), ("duration", "Slowest"))

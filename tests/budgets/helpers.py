@@ -11,8 +11,9 @@ import numpy as np
 
 from budgets.models import Budget
 from ingest import rollups
-from ingest.models import Period, Project, RunRollup
+from ingest.models import Period, RunRollup
 from ingest.sketches import Sketch
+from tenancy.models import Project
 from tests.ingest.spans import agent_run, ingest
 
 

@@ -6,7 +6,7 @@ from django.test import Client, TestCase
 from django.utils import timezone
 
 from budgets.models import Budget, SlackDestination
-from ingest.models import ApiKey
+from tenancy.models import ApiKey
 from tests.budgets.helpers import make_budget, spend
 from tests.factories import make_project
 

@@ -7,7 +7,7 @@ from django.test import TestCase, override_settings
 
 from budgets import services
 from budgets.models import Alert, Budget, SlackDestination
-from ingest.models import Project
+from tenancy.models import Project
 from tests import processes
 from tests.budgets.helpers import make_budget, spend
 from tests.factories import make_project

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from dashboard.views import entities
 from ingest import rollups
-from ingest.models import Membership
+from tenancy.models import Membership
 from tests.dashboard.test_overview import DashboardTestCase
 from tests.factories import make_project, make_user
 from tests.ingest.spans import agent_run, ingest
@@ -548,7 +548,7 @@ class ModelsTests(EntitiesTestCase):
         response = self.client.get(self.url)
         unpriced = response.context["unpriced"]
         assert [(r["model"], r["provider"], r["calls"]) for r in unpriced] == [("my-llama-70b", "openai", 2)]
-        link = f"/admin/ingest/priceoverride/add/?project={self.project.pk}&model_pattern=my-llama-70b&provider=openai"
+        link = f"/admin/pricing/priceoverride/add/?project={self.project.pk}&model_pattern=my-llama-70b&provider=openai"
         assert html.escape(link) in response.content.decode()
         form = self.client.get(link)
         assert form.status_code == 200
@@ -562,7 +562,7 @@ class ModelsTests(EntitiesTestCase):
     def test_viewers_see_unpriced_models_without_the_admin_link(self):
         body = self.client.get(self.url).content.decode()
         assert 'data-testid="unpriced-row"' in body and "my-llama-70b" in body
-        assert "/admin/ingest/priceoverride/add/" not in body
+        assert "/admin/pricing/priceoverride/add/" not in body
         assert "An administrator can add a price override" in body
 
     def test_a_model_name_with_html_is_shown_as_text(self):

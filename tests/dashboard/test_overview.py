@@ -14,8 +14,8 @@ from django.utils import timezone
 from budgets import services
 from budgets.models import Alert, AnomalyRule, Budget, SlackDestination
 from ingest import rollups
-from ingest import services as ingest_services
-from ingest.models import UserProfile
+from tenancy import services as tenancy_services
+from tenancy.models import UserProfile
 from tests.factories import make_project, make_user
 from tests.fakes.slack_server import FakeSlack, fake_slack
 from tests.ingest.spans import agent_run, ingest
@@ -136,7 +136,9 @@ class AlertDeliveryStateTests(DashboardTestCase):
     def setUp(self):
         super().setUp()
         self.slack: FakeSlack = self.enterContext(fake_slack())
-        self.api = Client(HTTP_AUTHORIZATION=f"Bearer {ingest_services.api_key_create(self.project, name='t').raw_key}")
+        self.api = Client(
+            HTTP_AUTHORIZATION=f"Bearer {tenancy_services.api_key_create(self.project, name='t').raw_key}"
+        )
         self.seed()
         now = timezone.now()
         self.budget = Budget.objects.create(

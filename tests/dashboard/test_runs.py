@@ -128,7 +128,7 @@ class RunsListTests(RunsTestCase):
         assert body.count('class="failed"') == 1
 
     def test_start_times_show_in_the_viewers_time_zone(self):
-        from ingest.models import UserProfile
+        from tenancy.models import UserProfile
 
         UserProfile.objects.update_or_create(user=self.user, defaults={"timezone": "Asia/Tokyo"})
         body = self.client.get(self.url).content.decode()

@@ -27,8 +27,9 @@ from django.utils import timezone
 from budgets import services
 from budgets.models import Alert, SlackDestination
 from dashboard import demo
-from ingest.models import ApiKey, Membership, Project, Run, RunRollup, Span
+from ingest.models import Run, RunRollup, Span
 from scores.models import Score
+from tenancy.models import ApiKey, Membership, Project
 from tests import processes
 from tests.fakes.slack_server import FakeSlack, fake_slack
 from tests.processes import free_port

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from ingest import services
-from ingest.models import ApiKey, Project
 from ingest.telemetry import RawSpan, SpanFields
+from tenancy.models import ApiKey, Project
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ids = itertools.count(1)

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from django.db.models import Sum
 
-from ingest import pricing
 from ingest.models import Run, Span
+from pricing import book as pricing
 from tests import otlp_payloads
 from tests.factories import make_project
 

@@ -11,7 +11,8 @@ from django.core.management import call_command
 from django.test import TestCase
 
 from ingest import tasks
-from ingest.models import PriceOverride, Run, Span
+from ingest.models import Run, Span
+from pricing.models import PriceOverride
 from tests import otlp_payloads
 from tests.factories import make_project
 
@@ -122,7 +123,7 @@ class OverrideTests(CostTestCase):
     def test_admin_form_names_the_wrong_field(self):
         User.objects.create_superuser("root", "", "pw-for-tests-only")
         self.client.login(username="root", password="pw-for-tests-only")
-        response = self.client.post("/admin/ingest/priceoverride/add/", {
+        response = self.client.post("/admin/pricing/priceoverride/add/", {
             "project": self.project.pk, "model_pattern": "x", "provider": "", "effective_from_0": "2026-11-20",
             "effective_from_1": "10:00:00", "input_per_mtok": "-3", "output_per_mtok": "1"})  # fmt: skip
         assert response.status_code == 200

@@ -17,7 +17,8 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from ingest import copying, otlp, services, signals
-from ingest.models import ApiKey, LogRecord, Run, Span
+from ingest.models import LogRecord, Run, Span
+from tenancy.models import ApiKey
 from tests import otlp_payloads
 from tests.factories import make_project
 from tests.ingest import spans as fake_spans

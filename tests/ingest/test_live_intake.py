@@ -61,7 +61,8 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.trace import Tracer
 
 from ingest import grpc_server
-from ingest.models import LogRecord, Project, Run, Span
+from ingest.models import LogRecord, Run, Span
+from tenancy.models import Project
 from tests import otlp_payloads
 from tests.factories import make_project
 from tests.fakes.llm_server import FakeLLMServer

@@ -21,8 +21,8 @@ from http import HTTPStatus
 
 import pytest
 
-from ingest import pricing
 from ingest.models import Run, Span
+from pricing import book as pricing
 from tests import processes
 from tests.factories import make_project
 from tests.fakes.llm_server import FakeLLMServer

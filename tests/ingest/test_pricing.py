@@ -3,7 +3,7 @@
 Expected price-book costs are computed here with `genai_prices.calc_price` directly, in its own
 usage semantics (input_tokens is the total including cache reads and writes; output_tokens
 includes reasoning, with output_reasoning_tokens as its breakdown), so a mistranslation in
-`ingest.pricing` shows up as a difference. Hand-computed figures use the rates in the bundled
+`pricing.book` shows up as a difference. Hand-computed figures use the rates in the bundled
 genai-prices 0.2.3 data (constraints.txt pins it).
 """
 
@@ -17,8 +17,8 @@ import genai_prices
 import pytest
 from genai_prices.data import providers as book_providers
 
-from ingest import pricing
-from ingest.pricing import Price, PriceOverride, Usage, price_call
+from pricing import book as pricing
+from pricing.book import Price, PriceOverride, Usage, price_call
 
 NOW = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
 TEN_PLACES = Decimal("1e-10")

@@ -9,9 +9,9 @@ from typing import Any
 from django.test import Client
 from django.utils import timezone
 
-from ingest.models import Project
 from scores import evaluation_services
 from scores.models import Evaluator
+from tenancy.models import Project
 
 RUBRIC = """Did the agent answer the customer's question using what its tools returned?
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from django.contrib.auth.models import User
 from django.test import TestCase
 
-from ingest.models import Membership
 from scores.models import Score
 from scores.services import NewScore, scores_upsert
+from tenancy.models import Membership
 from tests.factories import make_project, make_user
 from tests.ingest.spans import agent_run, ingest
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ingest import rollups
-from ingest.models import Membership
 from scores.models import Score
+from tenancy.models import Membership
 from tests.browser.chromium import PASSWORD, ChromiumTestCase, require_chromium
 from tests.factories import make_project, make_user
 from tests.ingest.spans import agent_run, ingest

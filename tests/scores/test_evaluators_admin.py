@@ -10,9 +10,10 @@ from django.contrib.auth.models import User
 from django.test import TestCase
 from django.utils import timezone
 
-from ingest.models import Membership, Run
+from ingest.models import Run
 from scores.models import Evaluation, Evaluator, Score
 from scores.services import NewScore, scores_upsert
+from tenancy.models import Membership
 from tests.factories import make_project, make_user
 from tests.ingest.spans import agent_run, ingest
 from tests.scores.judging import RUBRIC, make_evaluator

@@ -10,8 +10,8 @@ from unittest import mock
 from django.core import serializers
 from django.test import TestCase
 
-from ingest import auth, keys, services
-from ingest.models import ApiKey
+from tenancy import auth, keys, services
+from tenancy.models import ApiKey
 from tests.factories import make_project
 
 HANDMADE_TRACES = b'{"resourceSpans": []}'
@@ -40,14 +40,14 @@ class ApiKeyComparisonTests(TestCase):
         self.project, self.raw_key = make_project()
 
     def test_the_hash_is_compared_with_compare_digest(self):
-        with mock.patch("ingest.keys.hmac.compare_digest", wraps=hmac.compare_digest) as compare:
+        with mock.patch("tenancy.keys.hmac.compare_digest", wraps=hmac.compare_digest) as compare:
             assert auth.api_key_for_raw_key(self.raw_key).project == self.project
         stored = ApiKey.objects.get(project=self.project).key_hash
         compare.assert_called_once_with(keys.hash_key(self.raw_key), stored)
 
     def test_a_guess_that_shares_the_prefix_is_refused_after_the_same_comparison(self):
         guess = self.raw_key[:-1] + ("A" if self.raw_key[-1] != "A" else "B")
-        with mock.patch("ingest.keys.hmac.compare_digest", wraps=hmac.compare_digest) as compare:
+        with mock.patch("tenancy.keys.hmac.compare_digest", wraps=hmac.compare_digest) as compare:
             assert auth.api_key_for_raw_key(guess) is None
         assert compare.call_count == 1
 

@@ -11,8 +11,9 @@ from urllib.parse import urlsplit
 from django.contrib.auth.models import User
 from django.test import Client, TestCase
 
-from ingest.models import Membership, Run, UserProfile
+from ingest.models import Run
 from scores.models import Score
+from tenancy.models import Membership, UserProfile
 from tests.factories import make_project, make_user
 from tests.ingest.spans import agent_run, ingest
 from tests.security.html_scan import Form, PageScan

@@ -10,7 +10,8 @@ from django.contrib.auth.models import User
 from django.test import TestCase, override_settings
 
 from ingest import rollups
-from ingest.models import Membership, Run
+from ingest.models import Run
+from tenancy.models import Membership
 from tests.factories import make_project, make_user
 from tests.ingest.spans import agent_run, ingest
 from tests.security.html_scan import PageScan
@@ -94,7 +95,7 @@ class ContentSecurityPolicyTests(SecurityHeaderTestCase):
         assert csp(self.client.get("/v1/traces"))["script-src"] == ["'self'"]  # 405 from the intake
         assert csp(self.client.get("/api/v1/runs", HTTP_AUTHORIZATION=f"Bearer {self.key}"))["script-src"] == ["'self'"]
         self.client.force_login(self.admin)
-        for page in ("/admin/", "/admin/budgets/budget/add/", "/admin/ingest/project/"):
+        for page in ("/admin/", "/admin/budgets/budget/add/", "/admin/tenancy/project/"):
             response = self.client.get(page)
             assert response.status_code == 200, page
             assert csp(response)["script-src"] == ["'self'"], page

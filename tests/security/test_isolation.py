@@ -17,7 +17,8 @@ from django.utils import timezone
 from budgets import anomaly_services
 from budgets.models import Alert, AnomalyRule, Budget, SlackDestination
 from ingest import timeranges
-from ingest.models import PriceOverride, Run, Span
+from ingest.models import Run, Span
+from pricing.models import PriceOverride
 from scores.models import Score
 from tests.budgets.helpers import hourly_rollups, make_budget
 from tests.factories import make_project, make_user

@@ -24,7 +24,7 @@ T0 = 1_800_000_000.0
 @override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
 class SignInThrottleTestCase(TestCase):
     def setUp(self):
-        clock = mock.patch("dashboard.signin._now", return_value=T0)
+        clock = mock.patch("tenancy.signin._now", return_value=T0)
         clock.start()
         self.addCleanup(clock.stop)
         self.project, _ = make_project()
@@ -59,12 +59,12 @@ class DashboardSignInTests(SignInThrottleTestCase):
 
     def test_the_pause_ends_after_fifteen_minutes(self):
         self.fail(5)
-        with mock.patch("dashboard.signin._now", return_value=T0 + 15 * 60 + 1):
+        with mock.patch("tenancy.signin._now", return_value=T0 + 15 * 60 + 1):
             assert self.sign_in().status_code == 302
 
     def test_the_message_counts_down(self):
         self.fail(5)
-        with mock.patch("dashboard.signin._now", return_value=T0 + 14 * 60 + 10):
+        with mock.patch("tenancy.signin._now", return_value=T0 + 14 * 60 + 10):
             assert "paused for 1 minute;" in self.sign_in().content.decode()
 
     def test_a_success_clears_the_count(self):
@@ -123,7 +123,7 @@ class DashboardSignInTests(SignInThrottleTestCase):
 
     @override_settings(CACHES=UNREACHABLE_CACHE)
     def test_a_cache_outage_does_not_lock_everyone_out(self):
-        with self.assertLogs("dashboard.signin", "WARNING"):
+        with self.assertLogs("tenancy.signin", "WARNING"):
             self.fail(6)
             assert self.sign_in().status_code == 302
 

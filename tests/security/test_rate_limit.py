@@ -23,7 +23,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from ingest import grpc_server
-from ingest.models import Membership, Span
+from ingest.models import Span
+from tenancy.models import Membership
 from tests import otlp_payloads
 from tests.factories import make_project, make_user
 from tests.ingest.test_api import batch
@@ -45,7 +46,7 @@ UNREACHABLE_CACHE = {
 @override_settings(AGENTLEDGER_KEY_RATE_LIMIT=3)
 class RateLimitTestCase(TestCase):
     def setUp(self):
-        clock = mock.patch("ingest.ratelimit._now", return_value=FROZEN)
+        clock = mock.patch("tenancy.ratelimit._now", return_value=FROZEN)
         clock.start()
         self.addCleanup(clock.stop)
         self.project, self.key = make_project()
@@ -84,7 +85,7 @@ class OtlpHttpTests(RateLimitTestCase):
     def test_the_next_minute_starts_a_fresh_budget(self):
         for _ in range(4):
             self.otlp(self.key)
-        with mock.patch("ingest.ratelimit._now", return_value=FROZEN + 45):
+        with mock.patch("tenancy.ratelimit._now", return_value=FROZEN + 45):
             assert self.otlp(self.key).status_code == 200
 
     def test_a_bad_key_is_still_401_not_429(self):
@@ -98,7 +99,7 @@ class OtlpHttpTests(RateLimitTestCase):
 
     @override_settings(CACHES=UNREACHABLE_CACHE)
     def test_a_cache_outage_lets_intake_through(self):
-        with self.assertLogs("ingest.ratelimit", "WARNING") as logs:
+        with self.assertLogs("tenancy.ratelimit", "WARNING") as logs:
             assert {self.otlp(self.key).status_code for _ in range(5)} == {200}
         assert "rate limit not enforced: the cache is unavailable" in logs.output[0]
 
@@ -191,7 +192,7 @@ def one_request_a_minute(settings):
 class TestOverTheWire:
     def test_otlp_http_answers_429_with_retry_after(self, live_server):
         _, key = make_project()
-        with mock.patch("ingest.ratelimit._now", return_value=FROZEN):
+        with mock.patch("tenancy.ratelimit._now", return_value=FROZEN):
             assert post_traces(live_server.url, key)[0] == 200
             status, headers, body = post_traces(live_server.url, key)
         assert (status, headers["Retry-After"]) == (429, "45")
@@ -201,7 +202,7 @@ class TestOverTheWire:
         project, key = make_project()
         exporter = HttpSpanExporter(endpoint=f"{live_server.url}/v1/traces", headers={"Authorization": f"Bearer {key}"})
         first, second = two_spans()
-        with mock.patch("ingest.ratelimit._now", near_the_end_of_a_minute(2.5)), caplog.at_level(logging.WARNING):
+        with mock.patch("tenancy.ratelimit._now", near_the_end_of_a_minute(2.5)), caplog.at_level(logging.WARNING):
             assert exporter.export([first]) == SpanExportResult.SUCCESS
             assert exporter.export([second]) == SpanExportResult.SUCCESS  # after one 429 and a wait
         assert any("retrying in" in r.getMessage() for r in caplog.records), "the second export was held back"
@@ -216,7 +217,7 @@ class TestOverTheWire:
             with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
                 export = trace_service_pb2_grpc.TraceServiceStub(channel).Export
                 metadata = (("authorization", f"Bearer {key}"),)
-                with mock.patch("ingest.ratelimit._now", return_value=FROZEN):
+                with mock.patch("tenancy.ratelimit._now", return_value=FROZEN):
                     export(request, metadata=metadata, timeout=10)
                     with pytest.raises(grpc.RpcError) as refused:
                         export(request, metadata=metadata, timeout=10)
@@ -237,7 +238,7 @@ class TestOverTheWire:
         )
         first, second = two_spans()
         try:
-            with mock.patch("ingest.ratelimit._now", near_the_end_of_a_minute(2.5)), caplog.at_level(logging.WARNING):
+            with mock.patch("tenancy.ratelimit._now", near_the_end_of_a_minute(2.5)), caplog.at_level(logging.WARNING):
                 assert exporter.export([first]) == SpanExportResult.SUCCESS
                 assert exporter.export([second]) == SpanExportResult.SUCCESS
         finally:

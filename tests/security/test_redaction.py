@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from ingest import grpc_server, redaction, rollups
-from ingest.models import LogRecord, Project, Run, Span
+from ingest.models import LogRecord, Run, Span
+from tenancy.models import Project
 from tests.factories import make_project, make_user
 from tests.security import hostile
 
@@ -241,7 +242,7 @@ class AdminToggleTests(TestCase):
         project, key = make_project()
         admin = User.objects.create_superuser("root", password="correct horse battery staple")
         self.client.force_login(admin)
-        url = f"/admin/ingest/project/{project.pk}/change/"
+        url = f"/admin/tenancy/project/{project.pk}/change/"
         form = self.client.get(url).content.decode()
         assert 'name="redact_secrets"' in form and 'name="redact_pii"' in form
         data = {k: ("" if v is None else v) for k, v in model_to_dict(project).items()}

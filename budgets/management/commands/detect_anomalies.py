@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from budgets import anomaly_services
-from ingest.models import Project
+from tenancy.models import Project
 
 
 class Command(BaseCommand):

@@ -41,8 +41,10 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from budgets import anomaly_services
 from budgets.models import Alert
 from dashboard import demo
-from ingest import rollups, services
-from ingest.models import Membership, Organization, Project, Run
+from ingest import rollups
+from ingest.models import Run
+from tenancy import services
+from tenancy.models import Membership, Organization, Project
 
 PROJECT_NAME = "Demo"
 PROJECT_SLUG = "demo"

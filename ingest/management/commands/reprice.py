@@ -5,8 +5,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ingest import costs, pricing
-from ingest.models import Project
+from ingest import repricing
+from pricing import book
+from tenancy.models import Project
 
 
 class Command(BaseCommand):
@@ -21,11 +22,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         project = _project(options["project"]) if options["project"] else None
         since = _since(options["since"]) if options["since"] else None
-        result = costs.reprice_spans(
+        result = repricing.reprice_spans(
             project=project, since=since, model=options["model"], batch_size=options["batch_size"]
         )
         self.stdout.write(
-            f"Repriced with {pricing.price_book_version()}: {result.spans_changed} span(s) changed, "
+            f"Repriced with {book.price_book_version()}: {result.spans_changed} span(s) changed, "
             f"{result.runs_recomputed} run(s) recomputed."
         )
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ingest import rollups
-from ingest.models import Project
+from tenancy.models import Project
 
 
 class Command(BaseCommand):

@@ -17,8 +17,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from ingest import services
-from ingest.models import Project
+from tenancy import services
+from tenancy.models import Project
 
 KEY_FILE = "default-ingest-key"
 

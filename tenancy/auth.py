@@ -1,13 +1,19 @@
-"""Project-key authentication for intake and the query API."""
+"""Project-key authentication for intake, the query API and the REST APIs (DRF classes below)."""
 
 from __future__ import annotations
 
 import base64
 
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
-from ingest import keys, services
-from ingest.models import ApiKey
+from tenancy import keys, services
+from tenancy.models import ApiKey
 
 
 def raw_key_from_request(request: HttpRequest) -> str:
@@ -47,3 +53,30 @@ def api_key_for_raw_key(raw_key: str) -> ApiKey | None:
 
 def api_key_for_request(request: HttpRequest) -> ApiKey | None:
     return api_key_for_raw_key(raw_key_from_request(request))
+
+
+class ProjectKeyAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <project key>` (or `x-api-key`); request.auth is the ApiKey."""
+
+    def authenticate(self, request: Request) -> tuple[AnonymousUser, ApiKey] | None:
+        raw = raw_key_from_request(request._request)
+        if not raw:
+            return None
+        api_key = api_key_for_raw_key(raw)
+        if api_key is None:
+            raise AuthenticationFailed("invalid or revoked API key")
+        return AnonymousUser(), api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Bearer"
+
+
+def api_key_of(request: Request) -> ApiKey:
+    if not isinstance(request.auth, ApiKey):  # HasProjectKey lets no other request through
+        raise AuthenticationFailed("a project API key is required")
+    return request.auth
+
+
+class HasProjectKey(BasePermission):
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return isinstance(request.auth, ApiKey)

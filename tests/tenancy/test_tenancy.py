@@ -7,8 +7,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import RequestFactory, TestCase
 
-from ingest import auth, services
-from ingest.models import ApiKey, Organization, Project, Run, Span
+from ingest.models import Run, Span
+from tenancy import auth, services
+from tenancy.models import ApiKey, Organization, Project
 from tests.factories import make_project
 from tests.ingest import spans
 

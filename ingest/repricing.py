@@ -1,8 +1,5 @@
-"""Cost write path: price spans at ingest, manage price overrides, reprice stored spans.
-
-The arithmetic lives in the pure `pricing` module; this module feeds it stored rows and the
-project's overrides and writes the results back, in short batches.
-"""
+"""Writes: reprice stored spans (after an override change or a price-book upgrade) and bring
+run totals and rollups in line. The arithmetic is the pricing app's; this walks ingest's tables."""
 
 from __future__ import annotations
 
@@ -10,70 +7,21 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Q
 
-from ingest import pricing, rollups, runs, services, tasks
-from ingest.models import PriceOverride, Project, Span
+from ingest import rollups, runs, services
+from ingest.models import Span
+from pricing import book, lookup
+from pricing.lookup import SpanCost
+from tenancy.models import Project
 
 log = logging.getLogger(__name__)
 
-COST_FIELDS = ["cost_usd", "cost_source", "computed_cost", "cost_discrepancy", "price_ref"]
 
-
-@dataclass(frozen=True, slots=True)
-class SpanCost:
-    cost_usd: Decimal | None
-    cost_source: str
-    computed_cost: Decimal | None
-    cost_discrepancy: Decimal | None
-    price_ref: str
-
-
-NO_COST = SpanCost(None, "", None, None, "")
-
-
-def overrides_for(project: Project) -> list[pricing.PriceOverride]:
-    return [
-        pricing.PriceOverride(
-            model_pattern=o.model_pattern,
-            provider=o.provider,
-            effective_from=o.effective_from,
-            input_per_mtok=o.input_per_mtok,
-            output_per_mtok=o.output_per_mtok,
-            cache_read_per_mtok=o.cache_read_per_mtok,
-            cache_write_per_mtok=o.cache_write_per_mtok,
-            id=o.pk,
-        )
-        for o in PriceOverride.objects.filter(project=project)
-    ]
-
-
-def span_cost(
-    *,
-    kind: str,
-    provider: str,
-    model: str,
-    usage: pricing.Usage,
-    at: datetime,
-    reported_cost: Decimal | None,
-    overrides: list[pricing.PriceOverride],
-) -> SpanCost:
-    """The cost of one span: LLM and embedding calls are priced; others keep a reported cost."""
-    if kind not in runs.USAGE_KINDS:
-        if reported_cost is None:
-            return NO_COST
-        return SpanCost(reported_cost, Span.CostSource.REPORTED, None, None, "")
-    price = pricing.price_call(
-        provider=provider, model=model, usage=usage, at=at, reported_cost=reported_cost, overrides=overrides
-    )
-    return SpanCost(price.cost, price.source, price.computed, price.discrepancy, price.model_ref)
-
-
-def _stored_span_cost(span: Span, overrides: list[pricing.PriceOverride]) -> SpanCost:
-    usage = pricing.Usage(
+def _stored_span_cost(span: Span, overrides: list[book.PriceOverride]) -> SpanCost:
+    usage = book.Usage(
         span.input_tokens,
         span.output_tokens,
         span.cache_read_tokens,
@@ -81,8 +29,8 @@ def _stored_span_cost(span: Span, overrides: list[pricing.PriceOverride]) -> Spa
         span.reasoning_tokens,
         modalities=span.modality_tokens if isinstance(span.modality_tokens, dict) else {},
     )
-    return span_cost(
-        kind=span.kind,
+    return lookup.span_cost(
+        priced=span.kind in runs.USAGE_KINDS,
         provider=span.provider,
         model=span.response_model or span.request_model,
         usage=usage,
@@ -114,7 +62,7 @@ def reprice_spans(
         spans = spans.filter(start_time__gte=since)
     if model:
         spans = spans.filter(Q(request_model=model) | Q(response_model=model))
-    overrides: dict[int, list[pricing.PriceOverride]] = {}
+    overrides: dict[int, list[book.PriceOverride]] = {}
     touched: dict[int, set[str]] = defaultdict(set)
     changed_total, last_pk = 0, 0
     while True:
@@ -125,17 +73,17 @@ def reprice_spans(
         changed = []
         for span in batch:
             if span.project_id not in overrides:
-                overrides[span.project_id] = overrides_for(span.project)
+                overrides[span.project_id] = lookup.overrides_for(span.project)
             cost = _stored_span_cost(span, overrides[span.project_id])
             if _cost_of(span) != cost:
                 _apply(span, cost)
                 changed.append(span)
                 touched[span.project_id].add(span.trace_id)
         if changed:
-            Span.objects.bulk_update(changed, COST_FIELDS, batch_size=500)
+            Span.objects.bulk_update(changed, lookup.COST_FIELDS, batch_size=500)
             changed_total += len(changed)
     runs_recomputed = _recompute_touched_runs(touched)
-    log.info("repriced %d spans (%s)", changed_total, pricing.price_book_version())
+    log.info("repriced %d spans (%s)", changed_total, book.price_book_version())
     return RepriceResult(changed_total, runs_recomputed)
 
 
@@ -163,20 +111,3 @@ def _apply(span: Span, cost: SpanCost) -> None:
     span.computed_cost = cost.computed_cost
     span.cost_discrepancy = cost.cost_discrepancy
     span.price_ref = cost.price_ref
-
-
-@transaction.atomic
-def price_override_save(override: PriceOverride, *, previous_start: datetime | None = None) -> PriceOverride:
-    """Validate and save an override, then reprice the project's spans it may change."""
-    override.full_clean()
-    override.save()
-    since = min(filter(None, [override.effective_from, previous_start]))
-    tasks.reprice_project.delay_on_commit(override.project_id, since.isoformat())
-    return override
-
-
-@transaction.atomic
-def price_override_delete(override: PriceOverride) -> None:
-    project_id, since = override.project_id, override.effective_from
-    override.delete()
-    tasks.reprice_project.delay_on_commit(project_id, since.isoformat())

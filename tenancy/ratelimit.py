@@ -26,7 +26,7 @@ from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from ingest.models import ApiKey
+from tenancy.models import ApiKey
 
 if TYPE_CHECKING:  # DRF imports this module while rest_framework.views is being loaded
     from rest_framework.views import APIView
