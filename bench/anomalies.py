@@ -4,7 +4,7 @@ rollups (the target is under 10 s).
 Run by hand (not part of the test suite). It writes the hour rollup rows straight into the
 database (RunRollup per agent, ToolCallRollup per agent's tool: 2 x agents x 192 rows), with
 daily seasonality, noise and a cost spike in the last complete hour for every 50th agent, then
-times `budgets.anomaly_services.detect_anomalies` (default rules, created on the first pass).
+times `budgets.anomalies.services.detect_anomalies` (default rules, created on the first pass).
 
     .venv/bin/python bench/anomalies.py                       # SQLite under a temp dir
     .venv/bin/python bench/anomalies.py --agents 100 --database-url postgres://postgres@127.0.0.1:5432/agentledger_bench
@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print a cProfile of each pass")
     args = parser.parse_args()
     setup_django(args.database_url)
-    from budgets import anomaly_services
+    from budgets.anomalies import services as anomaly_services
     from budgets.models import Alert
 
     now = datetime.now(UTC)
@@ -86,12 +86,12 @@ def main() -> None:
         else:
             created = anomaly_services.detect_anomalies(project, now=now)  # type: ignore[arg-type]
         print(f"{label}: {time.perf_counter() - started:.2f} s, {created} new alerts")
-    from budgets import anomaly_selectors
+    from budgets.anomalies import series as anomaly_series
     from ingest import timeranges
 
     until = timeranges.floor_hour(now)
     started = time.perf_counter()
-    anomaly_selectors.hourly_series(project, until - timedelta(days=8), until)  # type: ignore[arg-type]
+    anomaly_series.hourly_series(project, until - timedelta(days=8), until)  # type: ignore[arg-type]
     print(f"  of which reading the series: {time.perf_counter() - started:.2f} s")
     by_metric = sorted(Alert.objects.filter(anomaly_rule__project=project).values_list("metric", flat=True))
     print(f"alerts: {len(by_metric)} ({', '.join(sorted(set(by_metric)))}); "

@@ -11,16 +11,18 @@ from django.core.validators import URLValidator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from budgets import notifiers, services
+from budgets import messages as alert_messages
+from budgets import services, spending
+from budgets.delivery import outbox, slack
 from budgets.models import Alert, AnomalyRule, Budget, SlackDestination
 from ingest.models import Run
 
 
-def _status(budget: Budget) -> services.BudgetStatus:
+def _status(budget: Budget) -> spending.BudgetStatus:
     """Computed once per row of the changelist (every column reads the same object)."""
-    cached: services.BudgetStatus | None = getattr(budget, "_status_cache", None)
+    cached: spending.BudgetStatus | None = getattr(budget, "_status_cache", None)
     if cached is None:
-        cached = services.budget_status(budget)
+        cached = spending.budget_status(budget)
         budget._status_cache = cached  # type: ignore[attr-defined]
     return cached
 
@@ -87,7 +89,7 @@ class BudgetAdmin(admin.ModelAdmin[Budget]):
 
     @admin.display(description="spend this period")
     def spend(self, budget: Budget) -> str:
-        return services.money(_status(budget).spend)
+        return alert_messages.money(_status(budget).spend)
 
     @admin.display(description="% used")
     def used(self, budget: Budget) -> str:
@@ -109,7 +111,7 @@ class BudgetAdmin(admin.ModelAdmin[Budget]):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        services.alerts_recheck(form.instance.alerts.all())  # those waiting for a destination may have one now
+        outbox.alerts_recheck(form.instance.alerts.all())  # those waiting for a destination may have one now
 
 
 class SlackDestinationForm(forms.ModelForm[SlackDestination]):
@@ -156,8 +158,8 @@ class SlackDestinationAdmin(admin.ModelAdmin[SlackDestination]):
     def send_test_message(self, request: HttpRequest, queryset: QuerySet[SlackDestination]) -> None:
         for destination in queryset:
             try:
-                services.destination_send_test(destination)
-            except notifiers.NotifyError as exc:
+                outbox.destination_send_test(destination)
+            except slack.NotifyError as exc:
                 messages.error(request, f"{destination}: {exc.message}")
             else:
                 messages.success(request, f"{destination}: test message sent")
@@ -165,7 +167,7 @@ class SlackDestinationAdmin(admin.ModelAdmin[SlackDestination]):
     @admin.action(description="Re-enable (and deliver the alerts that waited)")
     def enable(self, request: HttpRequest, queryset: QuerySet[SlackDestination]) -> None:
         for destination in queryset:
-            services.destination_enable(destination)
+            outbox.destination_enable(destination)
         messages.success(request, f"{len(queryset)} destination(s) enabled")
 
 
@@ -183,7 +185,7 @@ class AnomalyRuleAdmin(admin.ModelAdmin[AnomalyRule]):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        services.alerts_recheck(form.instance.alerts.all())  # those waiting for a destination may have one now
+        outbox.alerts_recheck(form.instance.alerts.all())  # those waiting for a destination may have one now
 
 
 @admin.register(Alert)

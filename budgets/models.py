@@ -136,7 +136,7 @@ class Budget(models.Model):
 
 class AnomalyRule(models.Model):
     """Which series to watch for anomalies (budgets/anomalies.py) and who to tell. Every project
-    gets one rule per metric on first detection (budgets.anomaly_services.DEFAULT_RULES); disable
+    gets one rule per metric on first detection (budgets.anomalies.services.DEFAULT_RULES); disable
     a rule rather than delete it, or the defaults come back."""
 
     class Metric(models.TextChoices):

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
-from budgets import services
+from budgets import spending
 from budgets.models import Alert, Budget
 from tenancy.models import ApiKey, Project
 
@@ -27,20 +27,20 @@ def budgets_applicable(
     if api_key is not None:
         match |= Q(scope=Budget.Scope.API_KEY, scope_value=api_key.prefix)
     return (
-        Budget.objects.filter(match, services.covering(project), enabled=True)
+        Budget.objects.filter(match, spending.covering(project), enabled=True)
         .select_related("project__organization")
         .order_by("pk")
     )
 
 
-def budget_statuses(budgets: QuerySet[Budget], now: datetime | None = None) -> list[services.BudgetStatus]:
-    return [services.budget_status(budget, now) for budget in budgets]
+def budget_statuses(budgets: QuerySet[Budget], now: datetime | None = None) -> list[spending.BudgetStatus]:
+    return [spending.budget_status(budget, now) for budget in budgets]
 
 
 def budgets_of_project(project: Project) -> QuerySet[Budget]:
     """The enabled budgets covering the project, its organization's included."""
     return (
-        Budget.objects.filter(services.covering(project), enabled=True)
+        Budget.objects.filter(spending.covering(project), enabled=True)
         .select_related("project__organization")
         .order_by("pk")
     )
@@ -50,7 +50,7 @@ def recent_alerts(project: Project) -> QuerySet[Alert]:
     """The project's budget and anomaly alerts, newest first."""
     return (
         Alert.objects.filter(
-            Q(budget__in=Budget.objects.filter(services.covering(project))) | Q(anomaly_rule__project=project)
+            Q(budget__in=Budget.objects.filter(spending.covering(project))) | Q(anomaly_rule__project=project)
         )
         .select_related("budget", "anomaly_rule")
         .order_by("-created_at", "-pk")

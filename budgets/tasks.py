@@ -1,21 +1,23 @@
-"""Thin Celery wrappers around budgets.services."""
+"""Thin Celery wrappers around budgets' evaluation, delivery, digests and anomaly detection."""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.db import OperationalError
 
-from budgets import anomaly_services, digests, services
+from budgets import digests, evaluation
+from budgets.anomalies import services as anomaly_services
+from budgets.delivery import outbox
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def evaluate_budgets() -> None:
-    services.evaluate_budgets()
+    evaluation.evaluate_budgets()
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def deliver_alerts() -> None:
-    services.deliver_due_alerts()
+    outbox.deliver_due_alerts()
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)

@@ -8,7 +8,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from budgets.anomalies import Detection, MetricSpec
+from budgets.anomalies.detection import Detection, MetricSpec
 from dashboard.charts import _local, _plain
 
 _MARGIN = {"l": 56, "r": 12, "t": 12, "b": 36}

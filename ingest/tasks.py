@@ -7,8 +7,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import OperationalError
 
-from budgets import tasks as budget_tasks
-from ingest import repricing, retention, rollups, services
+from ingest import repricing, retention, rollups, services, signals
 from tenancy.models import Project
 
 
@@ -26,7 +25,7 @@ def reprice_project(project_id: int, since: str = "") -> None:
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def rollup_pending() -> None:
     rollups.rollup_pending(max_seconds=rollups.PASS_SECONDS)
-    budget_tasks.evaluate_budgets.delay()  # budgets read the rollups this pass brought up to date
+    signals.rollups_updated.send(sender=None)  # budgets evaluate on the fresh rollups
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import template
 
-from budgets import anomaly_services
+from budgets import messages
 
 register = template.Library()
 MINUS = "\u2212"  # typographic minus, as wide as the plus sign
@@ -104,4 +104,4 @@ def get(mapping: Any, key: Any) -> Any:
 @register.filter
 def metric_value(value: Any, metric: str) -> str:
     """An anomaly metric's value as people read it: $1.23, 12.5%, 1,234 ms, 1,500 tokens."""
-    return anomaly_services.format_value(metric, _decimal(value))
+    return messages.format_value(metric, _decimal(value))

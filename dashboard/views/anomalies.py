@@ -9,8 +9,9 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from budgets import anomalies as detection
-from budgets import anomaly_selectors, anomaly_services
+from budgets import messages
+from budgets.anomalies import detection
+from budgets.anomalies import series as anomaly_series
 from dashboard import anomaly_charts
 from dashboard.views.common import HtmxHttpRequest, project_page
 
@@ -19,11 +20,11 @@ from dashboard.views.common import HtmxHttpRequest, project_page
 @login_required
 def anomaly(request: HtmxHttpRequest, org: str, slug: str, alert_id: int) -> HttpResponse:
     page = project_page(request, org, slug)
-    alert = anomaly_selectors.anomaly_alert(page.project, alert_id)
+    alert = anomaly_series.anomaly_alert(page.project, alert_id)
     if alert is None or alert.anomaly_rule is None:
         raise Http404("no such anomaly in this project")
     spec = detection.METRICS[alert.metric]
-    judged = anomaly_selectors.alert_detection(alert, timezone.now())
+    judged = anomaly_series.alert_detection(alert, timezone.now())
     context = {
         **page.context(),
         "section": "alerts",
@@ -31,10 +32,10 @@ def anomaly(request: HtmxHttpRequest, org: str, slug: str, alert_id: int) -> Htt
         "rule": alert.anomaly_rule,
         "spec": spec,
         "metric_label": alert.anomaly_rule.metric_label,
-        "band": anomaly_services.band_text(alert),
-        "scope_label": anomaly_services.alert_scope_label(alert),
-        "observed": anomaly_services.format_value(alert.metric, alert.observed),
-        "expected": anomaly_services.format_value(alert.metric, alert.expected),
+        "band": messages.band_text(alert),
+        "scope_label": messages.alert_scope_label(alert),
+        "observed": messages.format_value(alert.metric, alert.observed),
+        "expected": messages.format_value(alert.metric, alert.expected),
         "flagged": len(judged.anomalies),
         "chart": anomaly_charts.anomaly_chart(judged, spec, page.tz),
     }

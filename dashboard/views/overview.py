@@ -9,8 +9,8 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from budgets import anomaly_selectors
 from budgets import selectors as budget_selectors
+from budgets.anomalies import series as anomaly_series
 from dashboard import charts
 from dashboard.views.common import HtmxHttpRequest, project_page
 from dashboard.views.quality import with_quality
@@ -64,7 +64,7 @@ def overview(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
         failing_tools=failing_tools[:TOP_ROWS],
         budgets=sorted(statuses, key=lambda s: -s.percent)[:TOP_ROWS],
         alerts=budget_selectors.recent_alerts(project)[:TOP_ROWS],
-        anomalies=anomaly_selectors.recent_anomalies(project)[:ANOMALY_ROWS],
+        anomalies=anomaly_series.recent_anomalies(project)[:ANOMALY_ROWS],
     )
     return render(request, "dashboard/overview.html", context)
 

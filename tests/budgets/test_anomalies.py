@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from django.test import SimpleTestCase
 
-from budgets.anomalies import METRICS, Detection, Point, detect
+from budgets.anomalies.detection import METRICS, Detection, Point, detect
 
 HOUR = timedelta(hours=1)
 START = datetime(2026, 3, 1, tzinfo=UTC)

@@ -9,7 +9,10 @@ from urllib.parse import urlsplit
 from django.contrib.auth.models import User
 from django.test import TestCase, override_settings
 
-from budgets import anomalies, anomaly_selectors, anomaly_services, services
+from budgets.anomalies import detection
+from budgets.anomalies import series as anomaly_series
+from budgets.anomalies import services as anomaly_services
+from budgets.delivery import outbox
 from budgets.models import Alert, AnomalyRule, SlackDestination
 from config.celery import app as celery_app
 from ingest.models import RunRollup
@@ -60,7 +63,7 @@ class AnomalyAlertTests(TestCase):
         hourly_rollups(self.project, START, HOURS, cost=spike_at(SPIKE))
         anomaly_services.detect_anomalies(now=NOW)
 
-        assert services.deliver_due_alerts(NOW) == 1
+        assert outbox.deliver_due_alerts(NOW) == 1
 
         [request] = self.slack.received
         payload = request.json
@@ -85,7 +88,7 @@ class AnomalyAlertTests(TestCase):
         later = NOW + timedelta(hours=1)  # 15:00 is now complete, and back to normal
         assert anomaly_services.detect_anomalies(now=later) == 1
         assert anomaly_services.detect_anomalies(now=later + timedelta(minutes=5)) == 0
-        services.deliver_due_alerts(later)
+        outbox.deliver_due_alerts(later)
         titles = [r.json["blocks"][0]["text"]["text"] for r in self.slack.received]
         assert sorted(titles) == [
             "Anomaly: Cost per hour, agent support-bot",
@@ -154,9 +157,9 @@ class SeriesTests(TestCase):
         project, _ = make_project()
         hourly_rollups(project, START, 30)
         hourly_rollups(project, START, 30, agent="writer", runs=10, failed=lambda i: 0)
-        series = anomaly_selectors.hourly_series(project, START, START + timedelta(hours=30))
+        series = anomaly_series.hourly_series(project, START, START + timedelta(hours=30))
         bot, total = ("agent", "support-bot"), ("project", "")
-        assert set(series) == set(anomalies.METRICS) - {"score_pass_rate", "score_mean"}  # scores: by name
+        assert set(series) == set(detection.METRICS) - {"score_pass_rate", "score_mean"}  # scores: by name
         assert set(series["cost"]) == {bot, ("agent", "writer"), total}
         assert len(series["cost"][bot]) == 30 and 1.5 < series["cost"][bot][0].value < 2.5
         assert series["runs"][total][0].value == 50

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from django.test import Client, TestCase
 
-from budgets import anomaly_services, services
+from budgets.anomalies import services as anomaly_services
+from budgets.delivery import outbox
 from budgets.models import Alert, AnomalyRule, SlackDestination
 from tests.budgets.helpers import hourly_rollups
 from tests.factories import make_project
@@ -177,7 +178,7 @@ class AnomalyRulesApiTests(TestCase):
         assert response.status_code == 200, response.content
 
         assert anomaly_services.detect_anomalies(now=NOW) == 1
-        assert services.deliver_due_alerts(NOW) == 1
+        assert outbox.deliver_due_alerts(NOW) == 1
         assert len(ops.received) == 1 and "Cost per hour" in ops.received[0].json["text"]
         assert everyone.received == []
         assert Alert.objects.get().sent_at == NOW

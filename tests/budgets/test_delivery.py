@@ -5,7 +5,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.test import TestCase, override_settings
 
-from budgets import services
+from budgets import evaluation
+from budgets.delivery import outbox
 from budgets.models import Alert, Budget, SlackDestination
 from tenancy.models import Project
 from tests import processes
@@ -21,7 +22,7 @@ def crossed_budget(project: Project, url: str, cost: str = "8.5") -> tuple[Budge
     budget = make_budget(project)
     budget.destinations.add(destination)
     spend(project, NOW - timedelta(hours=3), cost)
-    services.evaluate_budgets(project, NOW)
+    evaluation.evaluate_budgets(project, NOW)
     return budget, destination, Alert.objects.get(budget=budget, threshold=80)
 
 
@@ -34,7 +35,7 @@ class DeliveryTests(TestCase):
     def test_the_message_says_what_crossed_by_how_much_and_links_to_the_cost(self):
         crossed_budget(self.project, self.slack.url(), cost="8.5")
 
-        assert services.deliver_due_alerts(NOW) == 1
+        assert outbox.deliver_due_alerts(NOW) == 1
 
         [request] = self.slack.received
         assert request.path == "/services/T000/B000/XXXXsecret"
@@ -58,17 +59,17 @@ class DeliveryTests(TestCase):
 
     def test_exceeded_is_said_so(self):
         crossed_budget(self.project, self.slack.url(), cost="12")
-        services.deliver_due_alerts(NOW)
+        outbox.deliver_due_alerts(NOW)
         titles = sorted(r.json["blocks"][0]["text"]["text"] for r in self.slack.received)
         assert titles == ["Budget exceeded: Support bot daily", "Budget warning: Support bot daily"]
 
     def test_a_sent_alert_is_never_sent_again(self):
         _, _, alert = crossed_budget(self.project, self.slack.url())
-        assert services.send_alert(alert.pk, NOW) is True
-        assert services.send_alert(alert.pk, NOW) is False
-        assert services.deliver_due_alerts(NOW + timedelta(hours=1)) == 0
-        services.evaluate_budgets(self.project, NOW + timedelta(minutes=5))
-        assert services.deliver_due_alerts(NOW + timedelta(minutes=5)) == 0
+        assert outbox.send_alert(alert.pk, NOW) is True
+        assert outbox.send_alert(alert.pk, NOW) is False
+        assert outbox.deliver_due_alerts(NOW + timedelta(hours=1)) == 0
+        evaluation.evaluate_budgets(self.project, NOW + timedelta(minutes=5))
+        assert outbox.deliver_due_alerts(NOW + timedelta(minutes=5)) == 0
         assert len(self.slack.received) == 1
         alert.refresh_from_db()
         assert (alert.sent_at, alert.attempts, alert.last_error) == (NOW, 1, "")
@@ -76,25 +77,25 @@ class DeliveryTests(TestCase):
     def test_a_claimed_alert_is_not_sent_by_a_second_worker_until_its_lease_expires(self):
         _, _, alert = crossed_budget(self.project, self.slack.url())
         # a worker claimed it and died before posting
-        Alert.objects.filter(pk=alert.pk).update(next_attempt_at=NOW + services.LEASE, attempts=1)
-        assert services.send_alert(alert.pk, NOW) is False
+        Alert.objects.filter(pk=alert.pk).update(next_attempt_at=NOW + outbox.LEASE, attempts=1)
+        assert outbox.send_alert(alert.pk, NOW) is False
         assert self.slack.received == []
-        assert services.send_alert(alert.pk, NOW + services.LEASE) is True
+        assert outbox.send_alert(alert.pk, NOW + outbox.LEASE) is True
         assert len(self.slack.received) == 1
 
     def test_429_waits_for_retry_after_then_delivers(self):
         _, _, alert = crossed_budget(self.project, self.slack.url())
         self.slack.answer(429, "rate_limited", {"Retry-After": "120"})
 
-        assert services.deliver_due_alerts(NOW) == 0
+        assert outbox.deliver_due_alerts(NOW) == 0
         alert.refresh_from_db()
         assert alert.sent_at is None
         assert alert.next_attempt_at == NOW + timedelta(seconds=120)
         assert "429" in alert.last_error
-        assert services.deliver_due_alerts(NOW + timedelta(seconds=119)) == 0
+        assert outbox.deliver_due_alerts(NOW + timedelta(seconds=119)) == 0
         assert len(self.slack.received) == 1
 
-        assert services.deliver_due_alerts(NOW + timedelta(seconds=120)) == 1
+        assert outbox.deliver_due_alerts(NOW + timedelta(seconds=120)) == 1
         assert len(self.slack.received) == 2
         alert.refresh_from_db()
         assert (alert.attempts, alert.last_error) == (2, "")
@@ -104,14 +105,14 @@ class DeliveryTests(TestCase):
         self.slack.answer(500, "oops")
         self.slack.answer(503, "oops")
 
-        services.send_alert(alert.pk, NOW)
+        outbox.send_alert(alert.pk, NOW)
         alert.refresh_from_db()
         assert alert.next_attempt_at == NOW + timedelta(seconds=30)
-        services.send_alert(alert.pk, alert.next_attempt_at)
+        outbox.send_alert(alert.pk, alert.next_attempt_at)
         second_try = alert.next_attempt_at
         alert.refresh_from_db()
         assert alert.next_attempt_at == second_try + timedelta(seconds=60)
-        assert services.send_alert(alert.pk, alert.next_attempt_at) is True
+        assert outbox.send_alert(alert.pk, alert.next_attempt_at) is True
         assert len(self.slack.received) == 3
         destination.refresh_from_db()
         assert destination.enabled
@@ -119,27 +120,27 @@ class DeliveryTests(TestCase):
     def test_slack_down_loses_nothing(self):
         url = f"http://127.0.0.1:{processes.free_port()}/services/x"
         _, destination, alert = crossed_budget(self.project, url)
-        assert services.deliver_due_alerts(NOW) == 0
+        assert outbox.deliver_due_alerts(NOW) == 0
         alert.refresh_from_db()
         assert alert.sent_at is None
         assert "could not reach Slack" in alert.last_error
         SlackDestination.objects.filter(pk=destination.pk).update(webhook_url=self.slack.url())  # back up
-        assert services.deliver_due_alerts(NOW + timedelta(minutes=1)) == 1
+        assert outbox.deliver_due_alerts(NOW + timedelta(minutes=1)) == 1
         assert len(self.slack.received) == 1
 
     def test_404_disables_the_destination_and_keeps_the_alert(self):
         _, destination, alert = crossed_budget(self.project, self.slack.url())
         self.slack.answer(404, "no_service")
 
-        assert services.deliver_due_alerts(NOW) == 0
+        assert outbox.deliver_due_alerts(NOW) == 0
         destination.refresh_from_db()
         assert not destination.enabled
         assert "404" in destination.disabled_reason
-        assert services.deliver_due_alerts(NOW + timedelta(days=1)) == 0
+        assert outbox.deliver_due_alerts(NOW + timedelta(days=1)) == 0
         assert len(self.slack.received) == 1  # a disabled destination gets no more posts
 
-        services.destination_enable(destination, NOW + timedelta(days=1))  # fixed by a user
-        assert services.deliver_due_alerts(NOW + timedelta(days=1)) == 1
+        outbox.destination_enable(destination, NOW + timedelta(days=1))  # fixed by a user
+        assert outbox.deliver_due_alerts(NOW + timedelta(days=1)) == 1
         assert len(self.slack.received) == 2
         alert.refresh_from_db()
         assert alert.sent_at is not None
@@ -147,7 +148,7 @@ class DeliveryTests(TestCase):
     def test_invalid_token_is_permanent_too(self):
         _, destination, _ = crossed_budget(self.project, self.slack.url())
         self.slack.answer(400, "invalid_token")
-        services.deliver_due_alerts(NOW)
+        outbox.deliver_due_alerts(NOW)
         destination.refresh_from_db()
         assert not destination.enabled
 
@@ -158,13 +159,13 @@ class DeliveryTests(TestCase):
                 SlackDestination.objects.create(project=self.project, name="b", webhook_url=other.url())
             )
             other.answer(500)
-            assert services.send_alert(alert.pk, NOW) is False
-            assert services.send_alert(alert.pk, NOW + timedelta(minutes=1)) is True
+            assert outbox.send_alert(alert.pk, NOW) is False
+            assert outbox.send_alert(alert.pk, NOW + timedelta(minutes=1)) is True
             assert (len(self.slack.received), len(other.received)) == (1, 2)
 
     def test_test_message_reaches_the_destination(self):
         destination = SlackDestination.objects.create(project=self.project, name="#ops", webhook_url=self.slack.url())
-        services.destination_send_test(destination)
+        outbox.destination_send_test(destination)
         assert "test message" in self.slack.received[0].json["text"]
 
     def test_the_url_is_shown_masked(self):

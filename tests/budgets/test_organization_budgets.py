@@ -11,7 +11,8 @@ from django.core.exceptions import ValidationError
 from django.test import Client, TestCase
 from django.utils import timezone
 
-from budgets import services
+from budgets import evaluation, services, spending
+from budgets.delivery import outbox
 from budgets.models import Alert, Budget, SlackDestination
 from ingest import timeranges
 from tests.budgets.helpers import make_budget, spend
@@ -38,12 +39,12 @@ class OrganizationBudgetTests(TestCase):
         spend(self.stranger, NOW - timedelta(hours=2), "100")
         budget = org_budget(self.home)
 
-        status = services.budget_status(budget, NOW)
+        status = spending.budget_status(budget, NOW)
         assert (status.spend, status.state) == (Decimal("8.5"), "warning")
         # Evaluating the sibling project alone is enough: the budget covers it.
-        assert services.evaluate_budgets(self.sibling, NOW) == 1
+        assert evaluation.evaluate_budgets(self.sibling, NOW) == 1
         assert list(Alert.objects.filter(budget=budget).values_list("threshold", flat=True)) == [80]
-        assert services.evaluate_budgets(self.stranger, NOW) == 0
+        assert evaluation.evaluate_budgets(self.stranger, NOW) == 0
 
     def test_a_runaway_run_in_another_project_alerts_with_a_link_to_that_run(self):
         slack: FakeSlack = self.enterContext(fake_slack())
@@ -57,7 +58,7 @@ class OrganizationBudgetTests(TestCase):
 
         (alert,) = Alert.objects.filter(kind=Alert.Kind.RUN_COST)
         assert (alert.budget, alert.trace_id, alert.spend) == (budget, items[0][0].trace_id, Decimal("3"))
-        assert services.deliver_due_alerts() == 1
+        assert outbox.deliver_due_alerts() == 1
         payload = slack.received[0].json
         assert "whole organization" in payload["text"]
         assert payload["blocks"][-1]["elements"][0]["url"].endswith(f"/p/acme/research/runs/{alert.trace_id}/")

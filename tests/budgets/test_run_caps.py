@@ -8,7 +8,8 @@ from decimal import Decimal
 from django.test import TestCase
 from django.utils import timezone
 
-from budgets import services
+from budgets import evaluation
+from budgets.delivery import outbox
 from budgets.models import Alert
 from tests.budgets.helpers import make_budget
 from tests.factories import make_project
@@ -47,7 +48,7 @@ class RunCapTests(TestCase):
         ingest(self.project, items)
         trace_id, root = items[0][0].trace_id, items[0][0].span_id
         ingest(self.project, [span(trace_id, parent=root, start=self.start, model="gpt-test", cost="5")])
-        services.evaluate_budgets(self.project)  # the rollup-pass backstop finds it too
+        evaluation.evaluate_budgets(self.project)  # the rollup-pass backstop finds it too
         assert len(self.run_alerts()) == 1
 
     def test_tool_call_cap_catches_a_loop_of_cheap_calls(self):
@@ -86,7 +87,7 @@ class RunCapDeliveryTests(TestCase):
         budget.destinations.add(destination)
         items = agent_run(timezone.now() - timedelta(minutes=1), calls=[("gpt-test", "4.5", 1.0)])
         ingest(self.project, items)
-        assert services.deliver_due_alerts() == 1
+        assert outbox.deliver_due_alerts() == 1
         (request,) = self.slack.received
         payload = request.json
         assert payload["text"].startswith(

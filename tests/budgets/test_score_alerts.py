@@ -11,7 +11,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import TestCase
 
-from budgets import anomaly_services, services
+from budgets.anomalies import services as anomaly_services
+from budgets.delivery import outbox
 from budgets.models import Alert, AnomalyRule, SlackDestination
 from scores.models import ScoreRollup
 from tests.factories import make_project
@@ -95,7 +96,7 @@ class ScoreAnomalyTests(TestCase):
                                    score_name="grounded", floor=0.9, min_volume=20)  # fmt: skip
         pass_rates(self.project, lambda i: 0.5 if i == DROP else 0.97)
         anomaly_services.detect_anomalies(now=NOW)
-        services.deliver_due_alerts(NOW)
+        outbox.deliver_due_alerts(NOW)
         texts = [r.json["text"] for r in slack.received]
         assert any(
             t.startswith("Anomaly: Score pass rate of grounded, agent support-bot — ") and "at least 90.0%" in t

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from budgets import anomaly_services
+from budgets.anomalies import services as anomaly_services
 from budgets.models import Alert
 from ingest import timeranges
 from tests.budgets.helpers import hourly_rollups

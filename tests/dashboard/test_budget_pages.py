@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from budgets import services
+from budgets import spending
 from budgets.models import Alert, Budget
 from tests.dashboard.test_overview import DashboardTestCase, midnight
 from tests.factories import make_project, make_user
@@ -25,7 +25,7 @@ class BudgetPagesTests(DashboardTestCase):
         self.seed()
         self.make_budget()
         body = self.client.get("/p/acme/acme-agents/budgets/").content.decode()
-        spend = services.budget_status(Budget.objects.get()).spend
+        spend = spending.budget_status(Budget.objects.get()).spend
         assert f"<strong>${spend:.2f}</strong> of $0.50" in body
         assert "exceeded" in body or "warning" in body or "ok" in body
 

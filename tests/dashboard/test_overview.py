@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from django.test import Client, TestCase
 from django.utils import timezone
 
-from budgets import services
+from budgets.delivery import outbox
 from budgets.models import Alert, AnomalyRule, Budget, SlackDestination
 from ingest import rollups
 from tenancy import services as tenancy_services
@@ -166,33 +166,33 @@ class AlertDeliveryStateTests(DashboardTestCase):
         }
 
     def test_an_alert_with_no_destination_says_so_and_is_never_retrying(self):
-        assert services.deliver_due_alerts() == 0
+        assert outbox.deliver_due_alerts() == 0
         for later in (timedelta(hours=2), timedelta(days=2)):  # the hourly re-checks change nothing
             shown = self.delivery()
             assert shown[self.budget_alert.pk].startswith("no destination: add one to this budget in the admin")
             assert shown[self.anomaly_alert.pk].startswith("no destination: add a Slack destination in the admin")
             assert not any("retrying" in text or "queued" in text for text in shown.values()), shown
-            services.deliver_due_alerts(timezone.now() + later)
+            outbox.deliver_due_alerts(timezone.now() + later)
         body = self.client.get(self.url).content.decode()
         assert "/admin/budgets/slackdestination/add/" in body
         assert f"/admin/budgets/budget/{self.budget.pk}/change/" in body
 
     def test_adding_a_destination_sends_what_waited_at_once(self):
-        services.deliver_due_alerts()
+        outbox.deliver_due_alerts()
         response = self.api.post("/api/v1/destinations", {"name": "#ops", "webhook_url": self.slack.url()},
                                  content_type="application/json")  # fmt: skip
         assert response.status_code == 201
         shown = self.delivery()
         assert shown[self.anomaly_alert.pk] == "queued"  # every destination of the project takes anomalies
         assert shown[self.budget_alert.pk].startswith("no destination")  # a budget names its own
-        assert services.deliver_due_alerts() == 1
+        assert outbox.deliver_due_alerts() == 1
         assert self.delivery()[self.anomaly_alert.pk].startswith("sent ")
 
         response = self.api.patch(f"/api/v1/budgets/{self.budget.pk}", {"destinations": [response.json()["id"]]},
                                   content_type="application/json")  # fmt: skip
         assert response.status_code == 200
         assert self.delivery()[self.budget_alert.pk] == "queued"
-        assert services.deliver_due_alerts() == 1
+        assert outbox.deliver_due_alerts() == 1
         assert self.delivery()[self.budget_alert.pk].startswith("sent ")
         assert len(self.slack.received) == 2
 
@@ -200,8 +200,8 @@ class AlertDeliveryStateTests(DashboardTestCase):
         destination = SlackDestination.objects.create(project=self.project, name="#ops", webhook_url=self.slack.url())
         self.budget.destinations.add(destination)
         self.slack.answer(404, "no_service")  # Slack removed the webhook: disabled for good
-        services.deliver_due_alerts()
-        services.deliver_due_alerts(timezone.now() + timedelta(hours=2))
+        outbox.deliver_due_alerts()
+        outbox.deliver_due_alerts(timezone.now() + timedelta(hours=2))
         shown = self.delivery()
         assert shown[self.budget_alert.pk] == "destination disabled: re-enable it in the admin", shown
         assert not any("retrying" in text for text in shown.values()), shown
@@ -210,7 +210,7 @@ class AlertDeliveryStateTests(DashboardTestCase):
         destination = SlackDestination.objects.create(project=self.project, name="#ops", webhook_url=self.slack.url())
         self.budget.destinations.add(destination)
         self.slack.answer(500, "oops")
-        services.send_alert(self.budget_alert.pk)
+        outbox.send_alert(self.budget_alert.pk)
         assert self.delivery()[self.budget_alert.pk].startswith("retrying: ")
 
 

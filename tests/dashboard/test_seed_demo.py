@@ -24,7 +24,7 @@ from django.db.models import Count, Sum
 from django.test import TransactionTestCase
 from django.utils import timezone
 
-from budgets import services
+from budgets.delivery import outbox
 from budgets.models import Alert, SlackDestination
 from dashboard import demo
 from ingest.models import Run, RunRollup, Span
@@ -133,7 +133,7 @@ class SeedDemoTests(TransactionTestCase):
 
         slack: FakeSlack = self.enterContext(fake_slack())
         SlackDestination.objects.create(project=project, name="#ops", webhook_url=slack.url())
-        services.deliver_due_alerts(timezone.now() + timedelta(hours=2))  # past the no-destination retry
+        outbox.deliver_due_alerts(timezone.now() + timedelta(hours=2))  # past the no-destination retry
         texts = [r.json["text"] for r in slack.received]
         assert any("Cost per hour" in t and demo.SPIKE_AGENT in t for t in texts), texts
 

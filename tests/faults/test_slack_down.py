@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from budgets import services
+from budgets import evaluation
 from budgets import tasks as budget_tasks
+from budgets.delivery import outbox
 from budgets.models import Alert, SlackDestination
 from ingest import tasks as ingest_tasks
 from ingest.models import WorkerHeartbeat
@@ -37,11 +38,11 @@ def test_an_alert_raised_while_slack_is_down_for_an_hour_arrives_once_when_it_re
     budget = make_budget(project)
     budget.destinations.add(destination)
     spend(project, CROSSED_AT - timedelta(hours=3), "8.5")
-    services.evaluate_budgets(project, CROSSED_AT)
+    evaluation.evaluate_budgets(project, CROSSED_AT)
     alert = Alert.objects.get(budget=budget)
 
     for minute in range(60):  # an hour of beat ticks while Slack cannot be reached
-        assert services.deliver_due_alerts(CROSSED_AT + timedelta(minutes=minute)) == 0
+        assert outbox.deliver_due_alerts(CROSSED_AT + timedelta(minutes=minute)) == 0
     alert.refresh_from_db()
     assert alert.sent_at is None
     assert "could not reach Slack" in alert.last_error

@@ -14,7 +14,7 @@ from django.test import TestCase
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from budgets import anomaly_services
+from budgets.anomalies import services as anomaly_services
 from budgets.models import Alert, AnomalyRule, Budget, SlackDestination
 from ingest import timeranges
 from ingest.models import Run, Span

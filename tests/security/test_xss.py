@@ -14,7 +14,7 @@ from urllib.parse import quote, urljoin
 from django.test import Client, TestCase
 from django.utils import timezone
 
-from budgets import services as budget_services
+from budgets.delivery import outbox
 from budgets.models import Alert, AnomalyRule, Budget, SlackDestination
 from ingest import rollups
 from tests.factories import make_project, make_user
@@ -285,7 +285,7 @@ class SlackMessageTests(XssTestCase):
         )  # fmt: skip
         with fake_slack() as slack:
             SlackDestination.objects.create(project=self.project, name="ops", webhook_url=slack.url())
-            assert budget_services.send_alert(alert.pk)
+            assert outbox.send_alert(alert.pk)
         message = slack.received[0].json
         mrkdwn = [message["text"]] + [
             field["text"]

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from budgets import anomaly_services
+from budgets.anomalies import services as anomaly_services
 from tenancy.models import Project
 
 

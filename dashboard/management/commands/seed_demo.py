@@ -38,7 +38,7 @@ from django.urls import reverse
 from django.utils import timezone
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from budgets import anomaly_services
+from budgets.anomalies import services as anomaly_services
 from budgets.models import Alert
 from dashboard import demo
 from ingest import rollups

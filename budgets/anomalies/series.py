@@ -17,8 +17,8 @@ from typing import Any
 from django.db.models import CharField, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import Cast
 
-from budgets import anomalies
-from budgets.anomalies import Detection, Point
+from budgets.anomalies import detection
+from budgets.anomalies.detection import Detection, Point
 from budgets.models import Alert
 from ingest import sketches, timeranges
 from ingest.models import Period, RunRollup, ToolCallRollup
@@ -62,7 +62,7 @@ WEEK = timedelta(days=7)
 
 
 # The bucket read as text and parsed once per distinct hour: Django's per-row datetime
-# converter (SQLite) was most of the read time of a 500-agent project (bench/anomalies.py).
+# converter (SQLite) was most of the read time of a 500-agent project (bench/detection.py).
 _BUCKET_TEXT = Cast("bucket", output_field=CharField())
 
 
@@ -192,8 +192,8 @@ def _scores(project: Project, ranges: Ranges, names: list[str]) -> dict[str, Met
         hours = sorted(by_hour)
         rates = [Point(h, by_hour[h][3] / by_hour[h][2], by_hour[h][2]) for h in hours if by_hour[h][2]]
         means = [Point(h, by_hour[h][1] / by_hour[h][0], by_hour[h][0]) for h in hours if by_hour[h][0]]
-        out.setdefault(anomalies.series_name("score_pass_rate", name), {})[key] = rates
-        out.setdefault(anomalies.series_name("score_mean", name), {})[key] = means
+        out.setdefault(detection.series_name("score_pass_rate", name), {})[key] = rates
+        out.setdefault(detection.series_name("score_mean", name), {})[key] = means
     return out
 
 
@@ -237,16 +237,16 @@ def alert_detection(alert: Alert, now: datetime) -> Detection:
         return Detection([])
     shown_until = min(timeranges.floor_hour(now), alert.period_start + CHART_AFTER)
     shown_since = alert.period_start - CHART_BEFORE
-    baseline_since = shown_since - timedelta(days=anomalies.BASELINE_DAYS + 1)
+    baseline_since = shown_since - timedelta(days=detection.BASELINE_DAYS + 1)
     key = (rule.scope, alert.scope_value) if alert.scope_value else (PROJECT, "")
     series = hourly_series(
         rule.project, baseline_since, shown_until, weekly_from=shown_since, score_names=[rule.score_name]
     )
-    points = series.get(anomalies.series_name(alert.metric, rule.score_name), {}).get(key, [])
-    return anomalies.detect(
+    points = series.get(detection.series_name(alert.metric, rule.score_name), {}).get(key, [])
+    return detection.detect(
         points,
         rule.project.tz,
-        anomalies.METRICS[alert.metric],
+        detection.METRICS[alert.metric],
         k=rule.sensitivity,
         sustained=rule.sustained,
         min_volume=rule.min_volume,

@@ -1,5 +1,5 @@
 """Services: judge each project's hourly series against its anomaly rules and write Alert rows
-(the budgets outbox delivers them), plus the Slack message of an anomaly.
+(the budgets outbox delivers them; budgets/messages.py words them).
 
 Runs every few minutes after the rollups and is safe to run twice: an incident is one Alert row
 keyed on (rule, agent/tool, first out-of-band hour, kind), inserted with ignore_conflicts; while
@@ -12,16 +12,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 
-from budgets import anomalies, anomaly_selectors, services
-from budgets.anomalies import Detection, Judged
+from budgets import signals
+from budgets.anomalies import detection as anomalies
+from budgets.anomalies import series as anomaly_selectors
+from budgets.anomalies.detection import Detection, Judged
 from budgets.models import Alert, AnomalyRule
 from ingest import timeranges
 from ingest.models import Period, RunRollup
@@ -92,9 +91,7 @@ def detect_anomalies(
         projects = projects.filter(pk=project.pk)
     created = sum(detect_project_anomalies(p, until=until, now=now, backfill=backfill) for p in projects)
     if created:
-        from budgets import tasks  # here: budgets.tasks imports this module
-
-        tasks.deliver_alerts.delay_on_commit()
+        signals.alerts_created.send(sender=Alert)
     return created
 
 
@@ -248,86 +245,3 @@ def _alert(rule: AnomalyRule, value: str, kind: str, start: datetime, latest: Ju
         band_high=_dec(band.high),
         next_attempt_at=now,
     )
-
-
-# --- Message ---------------------------------------------------------------------------------
-
-
-def format_value(metric: str, value: Decimal | float | None) -> str:
-    """A metric value as people read it: $1.23, 12.5%, 1,234 ms, 1,500 tokens."""
-    if value is None:
-        return "n/a"
-    unit = anomalies.METRICS[metric].unit if metric in anomalies.METRICS else "count"
-    number = Decimal(str(value))
-    if unit == "usd":
-        return services.money(number)
-    if unit == "ratio":
-        return f"{number * 100:.1f}%"
-    if unit == "ms":
-        return f"{number:,.0f} ms"
-    if unit == "score":
-        return f"{number:,.2f}"
-    return f"{number:,.0f}{' tokens' if unit == 'tokens' else ''}"
-
-
-def band_text(alert: Alert) -> str:
-    """ "$1.20 to $3.40", or for a rule with a static floor "at least 90.0%"."""
-    rule = alert.anomaly_rule
-    if rule is not None and rule.floor is not None:
-        return f"at least {format_value(alert.metric, rule.floor)}"
-    return f"{format_value(alert.metric, alert.band_low)} to {format_value(alert.metric, alert.band_high)}"
-
-
-def alert_scope_label(alert: Alert) -> str:
-    rule = alert.anomaly_rule
-    if not alert.scope_value or rule is None:
-        return "whole project"
-    return f"{rule.scope} {alert.scope_value}"
-
-
-def _rule(alert: Alert) -> AnomalyRule:
-    if alert.anomaly_rule is None:
-        raise ValueError(f"alert {alert.pk} is not an anomaly alert")
-    return alert.anomaly_rule
-
-
-def anomaly_link(alert: Alert) -> str:
-    project = _rule(alert).project
-    path = reverse("anomaly", args=[project.organization.slug, project.slug, alert.pk])
-    return f"{settings.SITE_URL}{path}"
-
-
-def anomaly_message(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
-    """Fallback text and Block Kit blocks: metric, scope, observed value, expected band, link."""
-    rule = _rule(alert)
-    tz = rule.project.tz
-    label = rule.metric_label
-    scope = alert_scope_label(alert)
-    recovered = alert.kind == Alert.Kind.RECOVERED
-    title = f"{'Recovered' if recovered else 'Anomaly'}: {label}, {scope}"
-    observed = format_value(alert.metric, alert.observed)
-    band = band_text(alert)
-    usual = format_value(alert.metric, alert.expected)
-    since = alert.period_start.astimezone(tz)
-    text = (
-        f"{title} — {observed} (expected {band}, usual {usual}) since {since:%Y-%m-%d %H:00} ({rule.project.timezone})"
-    )
-    fields = [
-        ("Metric", label),
-        ("Scope", scope),
-        ("Latest hour" if recovered else "Observed", observed),
-        ("Expected band", f"{band} (usual {usual})"),
-        ("Out of band since", f"{since:%Y-%m-%d %H:00} ({rule.project.timezone})"),
-        ("Sensitivity", f"{rule.sensitivity:g} robust sigmas"),
-    ]
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields]},
-        {
-            "type": "actions",
-            "elements": [
-                {"type": "button", "text": {"type": "plain_text", "text": "View chart"}, "url": anomaly_link(alert)}
-            ],
-        },
-    ]
-    return text, blocks
