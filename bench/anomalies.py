@@ -31,9 +31,9 @@ SPIKE_EVERY = 50
 def load(agents: int, now: datetime) -> object:
     import numpy as np
 
+    from aggregates.models import Period, RunRollup, ToolCallRollup
+    from aggregates.sketches import Sketch
     from ingest import timeranges
-    from ingest.models import Period, RunRollup, ToolCallRollup
-    from ingest.sketches import Sketch
     from tenancy import services as tenancy_services
 
     project, _ = tenancy_services.project_create(

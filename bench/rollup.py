@@ -184,8 +184,10 @@ def new_spans(rng, n_spans, agents, users):
 
 def remove_key_data(project, api_key) -> None:
     """Delete what was ingested with this key, bring the runs it touched back, roll up again."""
-    from ingest import rollups, services
-    from ingest.models import Period, Run, Span
+    from aggregates import rollups
+    from aggregates.models import Period
+    from ingest import services
+    from ingest.models import Run, Span
 
     spans = Span.objects.filter(project=project, api_key=api_key)
     traces = sorted(set(spans.values_list("trace_id", flat=True)))
@@ -236,7 +238,8 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
 
-    from ingest import rollups, services
+    from aggregates import rollups
+    from ingest import services
     from ingest.models import Run, Span
     from tenancy import services as tenancy_services
     from tenancy.models import Project

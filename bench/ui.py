@@ -233,7 +233,7 @@ def insert(model, rows: list[dict]) -> None:
 
 def build(n_spans: int, days: int, rng: random.Random):
     """A fresh bench project with about n_spans spans over `days` days, and its rollups."""
-    from ingest import rollups
+    from aggregates import rollups
     from tenancy import services
     from tenancy.models import Project
 
@@ -287,8 +287,9 @@ def flush(builder: Builder) -> int:
 
 def drop_existing() -> None:
     """Delete the previous bench project; its spans first, in one statement each."""
-    from ingest.models import RollupDirty, Run, Span
-    from ingest.rollups import TABLES
+    from aggregates.models import RollupDirty
+    from aggregates.rollups import TABLES
+    from ingest.models import Run, Span
     from tenancy.models import Project
 
     for project in Project.objects.filter(organization__slug=ORG, slug=SLUG):

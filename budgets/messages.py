@@ -13,10 +13,11 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.urls import reverse
 
+from aggregates import selectors
 from budgets.anomalies import detection as anomalies
 from budgets.models import Alert, AnomalyRule, Budget
 from budgets.spending import budget_projects, period_range
-from ingest import selectors, timeranges
+from ingest import timeranges
 from ingest.models import Run
 from ingest.timeranges import TimeRange
 from tenancy.models import Project

@@ -9,10 +9,11 @@ from typing import Any
 
 from django.dispatch import receiver
 
+from aggregates.signals import rollups_updated
 from budgets import run_caps, tasks
 from budgets.signals import alerts_created
 from ingest.models import Run
-from ingest.signals import rollups_updated, runs_updated
+from ingest.signals import runs_updated
 from tenancy.models import Project
 
 log = logging.getLogger(__name__)

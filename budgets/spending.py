@@ -10,8 +10,9 @@ from decimal import Decimal
 from django.db.models import Q
 from django.utils import timezone
 
+from aggregates import selectors
 from budgets.models import Budget
-from ingest import selectors, timeranges
+from ingest import timeranges
 from ingest.timeranges import TimeRange
 from tenancy.models import ApiKey, Project
 

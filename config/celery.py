@@ -22,7 +22,7 @@ for _folder in ("data_folder_in", "control_folder"):
 app.conf.beat_schedule = {
     "worker-heartbeat": {"task": "ingest.tasks.record_heartbeat", "schedule": 60.0},
     # Recompute dirty rollup hours/days; a pass left waiting behind a slow one is dropped.
-    "rollup-pending": {"task": "ingest.tasks.rollup_pending", "schedule": 60.0, "options": {"expires": 55}},
+    "rollup-pending": {"task": "aggregates.tasks.rollup_pending", "schedule": 60.0, "options": {"expires": 55}},
     "enforce-retention": {"task": "ingest.tasks.enforce_retention", "schedule": 3600.0, "options": {"expires": 3000}},
     # Budget alerts due for (re)delivery; evaluation itself follows each rollup pass.
     "deliver-alerts": {"task": "budgets.tasks.deliver_alerts", "schedule": 60.0, "options": {"expires": 55}},

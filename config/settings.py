@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "tenancy",
     "pricing",
     "ingest",
+    "aggregates",
     "dashboard",
     "budgets",
     "scores",

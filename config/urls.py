@@ -42,6 +42,7 @@ def moved_admin_page(request: HttpRequest, model: str, rest: str) -> HttpRespons
 urlpatterns = [
     path("", include("ingest.urls")),
     path("", include("pricing.urls")),
+    path("", include("aggregates.urls")),
     path("", include("dashboard.urls")),
     path("", include("budgets.urls")),
     path("", include("scores.urls")),

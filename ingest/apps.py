@@ -8,6 +8,6 @@ class IngestConfig(AppConfig):
     verbose_name = "Intake"
 
     def ready(self) -> None:
-        from ingest import native, receivers  # noqa: F401  (receivers: connected on import)
+        from ingest import native, receivers  # noqa: F401  receivers: connected on import
 
         native.check()

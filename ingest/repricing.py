@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Q
 
-from ingest import rollups, runs, services
+from ingest import runs, services, signals
 from ingest.models import Span
 from pricing import book, lookup
 from pricing.lookup import SpanCost
@@ -96,7 +96,7 @@ def _recompute_touched_runs(touched: dict[int, set[str]]) -> int:
             chunk = ordered[start : start + 500]
             with transaction.atomic():
                 services.recompute_runs(project, chunk)
-                rollups.mark_traces_dirty(project, chunk)
+                signals.traces_changed.send(sender=Project, project=project, trace_ids=chunk)
             count += len(chunk)
     return count
 

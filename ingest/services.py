@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ingest import agent_names, conventions, copying, redaction, rollups, runs, signals, storable
+from ingest import agent_names, conventions, copying, redaction, runs, signals, storable
 from ingest.conventions import messages
 from ingest.models import LogRecord, Run, Span, WorkerHeartbeat
 from ingest.telemetry import DecodedTraces, LogEvent, RawSpan, Rejected, SpanFields
@@ -78,8 +78,12 @@ def ingest_spans(api_key: ApiKey, items: list[tuple[RawSpan, SpanFields]]) -> in
         spans = [*stored.values(), *map(_RunSpan.of_row, new_rows)]
         _update_runs(project, spans)  # sets the new rows' counts_usage: before their insert
         _insert_spans(new_rows)
-        signals.spans_stored.send(sender=Project, project=project, spans=[raw for raw, _ in items])
-        rollups.mark_starts_dirty(project, [s.facts.start_time for s in spans])
+        signals.spans_stored.send(
+            sender=Project,
+            project=project,
+            spans=[raw for raw, _ in items],
+            span_starts=[s.facts.start_time for s in spans],
+        )
     signals.runs_updated.send(sender=Project, project=project, trace_ids=trace_ids)
     return len(items)
 

@@ -9,11 +9,11 @@ from django.dispatch import Signal
 runs_updated = Signal()
 
 # Sent inside intake's transaction, so what a listener stores commits or rolls back with the
-# data: sender=Project, kwargs project and spans (list[RawSpan]) or events (list[LogEvent]).
+# data: sender=Project, kwargs project and spans (list[RawSpan]) or events (list[LogEvent]);
+# spans_stored also carries span_starts (list[datetime]): the start of every span of the
+# traces it touched, stored before or now (the rollups recompute those hours).
 spans_stored = Signal()
-# Sent inside rollup_hour's transaction after the hour's rows are replaced, so other apps can
-# roll their own data up by the same hours: sender=Project, kwargs project and hour (aware UTC).
-hour_rolled_up = Signal()
-# Sent by the rollup task after each pass (outside any transaction): sender=None. Budgets evaluate then.
-rollups_updated = Signal()
 log_events_stored = Signal()
+# Sent inside the transaction that rewrote these traces' stored spans or runs (repricing):
+# sender=Project, kwargs project and trace_ids (list[str]). The rollups mark them dirty.
+traces_changed = Signal()

@@ -7,7 +7,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import OperationalError
 
-from ingest import repricing, retention, rollups, services, signals
+from ingest import repricing, retention, services
 from tenancy.models import Project
 
 
@@ -20,12 +20,6 @@ def record_heartbeat(name: str = "") -> None:
 def reprice_project(project_id: int, since: str = "") -> None:
     project = Project.objects.get(pk=project_id)
     repricing.reprice_spans(project=project, since=datetime.fromisoformat(since) if since else None)
-
-
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
-def rollup_pending() -> None:
-    rollups.rollup_pending(max_seconds=rollups.PASS_SECONDS)
-    signals.rollups_updated.send(sender=None)  # budgets evaluate on the fresh rollups
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from ingest import api, query_api, views
+from ingest import api, views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
@@ -15,10 +15,4 @@ urlpatterns = [
     path("api/v1/ingest", api.IngestApi.as_view(), name="api-ingest"),
 ]
 
-urlpatterns += [
-    path("api/v1/metrics/summary", query_api.SummaryApi.as_view(), name="api-metrics-summary"),
-    path("api/v1/metrics/timeseries", query_api.TimeseriesApi.as_view(), name="api-metrics-timeseries"),
-    path("api/v1/runs", query_api.RunListApi.as_view(), name="api-runs"),
-    path("api/v1/diagnostics", query_api.DiagnosticsApi.as_view(), name="api-diagnostics"),
-    path("api/v1/runs/<str:trace_id>", query_api.RunDetailApi.as_view(), name="api-run-detail"),
-]
+urlpatterns += []

@@ -17,8 +17,8 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from aggregates.api import PROJECT_PARAM, BadParams, QueryApi, RangeParams
 from ingest.api import normalize_id
-from ingest.query_api import PROJECT_PARAM, BadParams, QueryApi, RangeParams
 from scores import selectors, services
 from scores.models import Score
 from tenancy.auth import api_key_of

@@ -8,7 +8,8 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from ingest.signals import hour_rolled_up, log_events_stored, spans_stored
+from aggregates.signals import hour_rolled_up
+from ingest.signals import log_events_stored, spans_stored
 from ingest.telemetry import LogEvent, RawSpan
 from scores import rollups, services
 from tenancy.models import Project

@@ -16,8 +16,10 @@ from decimal import Decimal
 
 from django.db.models.functions import TruncHour
 
-from ingest import rollups, storable, timeranges
-from ingest.models import Period, Run
+from aggregates import rollups
+from aggregates.models import Period
+from ingest import storable, timeranges
+from ingest.models import Run
 from scores.models import Score, ScoreRollup
 from tenancy.models import Project
 

@@ -10,8 +10,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from ingest import tasks
-from ingest.models import RollupDirty, RunRollup
+from aggregates import tasks as rollup_tasks
+from aggregates.models import RollupDirty, RunRollup
 from tests import processes
 from tests.factories import make_project
 
@@ -49,7 +49,7 @@ def test_a_real_worker_rolls_up_http_intake_and_the_summary_answers_yesterdays_c
     assert RollupDirty.objects.filter(project=project).exists()
 
     with processes.running(processes.celery_worker_cmd(), env=processes.child_env(), log=tmp_path / "worker.log"):
-        tasks.rollup_pending.delay()
+        rollup_tasks.rollup_pending.delay()
         processes.wait_for(
             lambda: (
                 not RollupDirty.objects.filter(project=project).exists()

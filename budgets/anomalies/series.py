@@ -17,11 +17,12 @@ from typing import Any
 from django.db.models import CharField, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import Cast
 
+from aggregates import sketches
+from aggregates.models import Period, RunRollup, ToolCallRollup
 from budgets.anomalies import detection
 from budgets.anomalies.detection import Detection, Point
 from budgets.models import Alert
-from ingest import sketches, timeranges
-from ingest.models import Period, RunRollup, ToolCallRollup
+from ingest import timeranges
 from scores.models import ScoreRollup
 from tenancy.models import Project
 

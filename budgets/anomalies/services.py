@@ -17,13 +17,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from aggregates.models import Period, RunRollup
 from budgets import signals
 from budgets.anomalies import detection as anomalies
 from budgets.anomalies import series as anomaly_selectors
 from budgets.anomalies.detection import Detection, Judged
 from budgets.models import Alert, AnomalyRule
 from ingest import timeranges
-from ingest.models import Period, RunRollup
 from scores.models import ScoreRollup
 from tenancy.models import Project
 

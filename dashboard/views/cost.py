@@ -12,10 +12,10 @@ from django.shortcuts import render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 
+from aggregates import selectors
 from dashboard import charts
 from dashboard.views.common import HtmxHttpRequest, Page, project_page
 from dashboard.views.quality import with_quality
-from ingest import selectors
 from scores import selectors as score_selectors
 
 GROUP_LABELS = {

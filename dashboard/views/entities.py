@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
 
+from aggregates import selectors as aggregate_selectors
 from dashboard import charts
 from dashboard.views.common import HtmxHttpRequest, project_page
 from ingest import selectors
@@ -166,7 +167,7 @@ def users(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
     page = project_page(request, org, slug)
     search = request.GET.get("q", "").strip()
     number = _page_number(request)
-    rows = selectors.summary(page.project, page.range, group_by="user")["rows"]
+    rows = aggregate_selectors.summary(page.project, page.range, group_by="user")["rows"]
     if search:
         rows = [r for r in rows if search.casefold() in (r["group"] or "").casefold()]
     shown = rows[(number - 1) * USERS_PER_PAGE : number * USERS_PER_PAGE]
@@ -200,7 +201,7 @@ def user(request: HtmxHttpRequest, org: str, slug: str, user_id: str) -> HttpRes
     if metric not in dict(USER_METRICS):
         metric = "cost"
     only_user = {"user": user_id}
-    series = selectors.timeseries(
+    series = aggregate_selectors.timeseries(
         page.project, page.range, metric=metric, interval=page.interval, group_by="agent", filters=only_user, tz=page.tz
     )
     context: dict[str, Any] = {
@@ -214,10 +215,10 @@ def user(request: HtmxHttpRequest, org: str, slug: str, user_id: str) -> HttpRes
     }
     if request.htmx.target == "user-chart":
         return render(request, "dashboard/user.html#user-chart", context)
-    by_agent = selectors.summary(page.project, page.range, group_by="agent", filters=only_user)
+    by_agent = aggregate_selectors.summary(page.project, page.range, group_by="agent", filters=only_user)
     context.update(
         totals=by_agent["total"],
-        before=selectors.summary(page.project, page.previous, filters=only_user)["total"],
+        before=aggregate_selectors.summary(page.project, page.previous, filters=only_user)["total"],
         agents=by_agent["rows"],
         runs=selectors.user_recent_runs(page.project, user_id, page.range, limit=RECENT_RUNS),
         cost_url=f"{reverse('cost', args=[org, slug])}?{urlencode(_range_params(page.since, page.until, user=user_id))}",
@@ -236,9 +237,9 @@ def tools(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
     page = project_page(request, org, slug)
     metric = "errors" if request.GET.get("metric") == "errors" else "calls"
     if metric == "calls":
-        series = selectors.tool_calls_series(page.project, page.range, interval=page.interval, tz=page.tz)
+        series = aggregate_selectors.tool_calls_series(page.project, page.range, interval=page.interval, tz=page.tz)
     else:
-        series = selectors.timeseries(
+        series = aggregate_selectors.timeseries(
             page.project, page.range, metric="errors", interval=page.interval, group_by="tool", tz=page.tz
         )
     context: dict[str, Any] = {
@@ -253,8 +254,8 @@ def tools(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
         return render(request, "dashboard/tools.html#tools-chart", context)
     if not selectors.project_has_runs(page.project):
         return render(request, "dashboard/tools.html", {**context, "empty": True})
-    summary = selectors.summary(page.project, page.range, group_by="tool")
-    before = {r["group"]: r for r in selectors.summary(page.project, page.previous, group_by="tool")["rows"]}
+    summary = aggregate_selectors.summary(page.project, page.range, group_by="tool")
+    before = {r["group"]: r for r in aggregate_selectors.summary(page.project, page.previous, group_by="tool")["rows"]}
     rows = summary["rows"]
     for row in rows:
         row["before"] = before.get(row["group"], NOT_CALLED)
@@ -282,18 +283,20 @@ def tool(request: HtmxHttpRequest, org: str, slug: str, tool_name: str) -> HttpR
     if request.htmx.target == "tool-failures":
         return render(request, "dashboard/tool.html#tool-failures", context)
     only_tool = {"tool": tool_name}
-    by_agent = selectors.summary(page.project, page.range, group_by="agent", filters=only_tool)
-    calls = selectors.tool_calls_series(page.project, page.range, interval=page.interval, tool=tool_name, tz=page.tz)
-    errors = selectors.timeseries(
+    by_agent = aggregate_selectors.summary(page.project, page.range, group_by="agent", filters=only_tool)
+    calls = aggregate_selectors.tool_calls_series(
+        page.project, page.range, interval=page.interval, tool=tool_name, tz=page.tz
+    )
+    errors = aggregate_selectors.timeseries(
         page.project, page.range, metric="errors", interval=page.interval, filters=only_tool, tz=page.tz
     )
-    latency = selectors.timeseries(
+    latency = aggregate_selectors.timeseries(
         page.project, page.range, metric="p95_latency", interval=page.interval, filters=only_tool, tz=page.tz
     )
     latency["series"] = [{**s, "group": "p95"} for s in latency["series"]]
     context.update(
         totals=by_agent["total"],
-        before=selectors.summary(page.project, page.previous, filters=only_tool)["total"],
+        before=aggregate_selectors.summary(page.project, page.previous, filters=only_tool)["total"],
         agents=by_agent["rows"],
         chart=charts.calls_and_errors(calls, errors, page.tz),
         latency_chart=charts.lines(latency, page.tz, unit=" ms"),
@@ -310,7 +313,7 @@ def models(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
     """Traffic, cost and latency per model and provider, and the models nothing could price."""
     page = project_page(request, org, slug)
     stack = "provider" if request.GET.get("stack") == "provider" else "model"
-    series = selectors.timeseries(
+    series = aggregate_selectors.timeseries(
         page.project, page.range, metric="cost", interval=page.interval, group_by=stack, tz=page.tz
     )
     context: dict[str, Any] = {
@@ -324,8 +327,8 @@ def models(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
         return render(request, "dashboard/models.html#models-chart", context)
     if not selectors.project_has_runs(page.project):
         return render(request, "dashboard/models.html", {**context, "empty": True})
-    by_model = selectors.summary(page.project, page.range, group_by="model")
-    providers = selectors.summary(page.project, page.range, group_by="provider")["rows"]
+    by_model = aggregate_selectors.summary(page.project, page.range, group_by="model")
+    providers = aggregate_selectors.summary(page.project, page.range, group_by="provider")["rows"]
     for row in by_model["rows"]:
         row["cost_per_1k"] = _per_thousand(row["cost_usd"], row["llm_calls"] - row["unpriced_calls"])
     can_price = getattr(request.user, "is_staff", False) and request.user.has_perm("ingest.add_priceoverride")

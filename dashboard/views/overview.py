@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from aggregates import selectors as aggregate_selectors
 from budgets import selectors as budget_selectors
 from budgets.anomalies import series as anomaly_series
 from dashboard import charts
@@ -28,7 +29,7 @@ def overview(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
     page = project_page(request, org, slug)
     project = page.project
     stack = request.GET.get("stack") if request.GET.get("stack") in dict(STACKS) else "agent"
-    cost_series = selectors.timeseries(
+    cost_series = aggregate_selectors.timeseries(
         project, page.range, metric="cost", interval=page.interval, group_by=stack, tz=page.tz
     )
     context: dict[str, Any] = {
@@ -43,11 +44,11 @@ def overview(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
 
     if not selectors.project_has_runs(project):
         return render(request, "dashboard/overview.html", {**context, "empty": True})
-    by_agent = selectors.summary(project, page.range, group_by="agent")
+    by_agent = aggregate_selectors.summary(project, page.range, group_by="agent")
     totals, agents = by_agent["total"], by_agent["rows"]
-    before = selectors.summary(project, page.previous)["total"]
-    models = selectors.summary(project, page.range, group_by="model")["rows"]
-    tools = selectors.summary(project, page.range, group_by="tool")["rows"]
+    before = aggregate_selectors.summary(project, page.previous)["total"]
+    models = aggregate_selectors.summary(project, page.range, group_by="model")["rows"]
+    tools = aggregate_selectors.summary(project, page.range, group_by="tool")["rows"]
     failing_tools = sorted((t for t in tools if t["tool_errors"]), key=lambda t: (-t["tool_errors"], str(t["group"])))
     statuses = budget_selectors.budget_statuses(budget_selectors.budgets_of_project(project))
     shown_quality = with_quality(agents, score_selectors.quality_by(project, page.range, "agent_name"))

@@ -20,6 +20,7 @@ from django.shortcuts import render
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET
 
+from aggregates import selectors as aggregate_selectors
 from dashboard.templatetags.dashboard_tags import duration, tokens, usd
 from dashboard.views.common import HtmxHttpRequest, Page, project_page
 from dashboard.views.scores import scores_context
@@ -78,7 +79,10 @@ def runs(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
         "filter_errors": errors,
         "choices": {}
         if partial
-        else {**selectors.run_filter_choices(page.project), "scores": score_selectors.score_names(page.project)},
+        else {
+            **aggregate_selectors.run_filter_choices(page.project),
+            "scores": score_selectors.score_names(page.project),
+        },
         "score_results": SCORE_RESULTS,
         "next_cursor": _encode_cursor("next", rows[-1], sort) if rows and listing.has_next else "",
         "previous_cursor": _encode_cursor("previous", rows[0], sort) if rows and listing.has_previous else "",

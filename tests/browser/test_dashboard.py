@@ -12,7 +12,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from django.utils import timezone
 
-from ingest import rollups
+from aggregates import rollups
 from tests.browser.chromium import PASSWORD, ChromiumTestCase, require_chromium
 from tests.factories import make_project, make_user
 from tests.ingest.spans import agent_run, ingest

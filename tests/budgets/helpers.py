@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from aggregates import rollups
+from aggregates.models import Period, RunRollup
+from aggregates.sketches import Sketch
 from budgets.models import Budget
-from ingest import rollups
-from ingest.models import Period, RunRollup
-from ingest.sketches import Sketch
 from tenancy.models import Project
 from tests.ingest.spans import agent_run, ingest
 

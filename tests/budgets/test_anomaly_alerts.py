@@ -9,13 +9,13 @@ from urllib.parse import urlsplit
 from django.contrib.auth.models import User
 from django.test import TestCase, override_settings
 
+from aggregates.models import RunRollup
 from budgets.anomalies import detection
 from budgets.anomalies import series as anomaly_series
 from budgets.anomalies import services as anomaly_services
 from budgets.delivery import outbox
 from budgets.models import Alert, AnomalyRule, SlackDestination
 from config.celery import app as celery_app
-from ingest.models import RunRollup
 from tests.budgets.helpers import hourly_rollups
 from tests.factories import make_project
 from tests.fakes.slack_server import FakeSlack, fake_slack

@@ -11,6 +11,7 @@ import pytest
 from django.test import Client, TestCase
 from django.utils import timezone
 
+from aggregates import tasks as rollup_tasks
 from budgets import tasks as budget_tasks
 from budgets.models import Alert, Budget, SlackDestination
 from ingest import tasks
@@ -23,7 +24,7 @@ from tests.fakes.slack_server import fake_slack
 class RollupHandsOverTests(TestCase):
     def test_each_rollup_pass_is_followed_by_a_budget_evaluation(self):
         with mock.patch.object(budget_tasks.evaluate_budgets, "delay") as delay:
-            tasks.rollup_pending()
+            rollup_tasks.rollup_pending()
         delay.assert_called_once_with()
 
 
@@ -54,13 +55,13 @@ def test_a_real_worker_takes_spans_to_exactly_one_slack_warning(tmp_path):
         assert response.status_code == 200, response.content
 
         with processes.running(processes.celery_worker_cmd(), env=processes.child_env(), log=tmp_path / "worker.log"):
-            tasks.rollup_pending.delay()
+            rollup_tasks.rollup_pending.delay()
             processes.wait_for(
                 lambda: Alert.objects.filter(budget=budget, sent_at__isnull=False).exists(),
                 timeout=90,
                 what="the worker to roll up, evaluate and deliver the warning",
             )
-            tasks.rollup_pending.delay()  # a second pass evaluates again: nothing new is sent
+            rollup_tasks.rollup_pending.delay()  # a second pass evaluates again: nothing new is sent
             budget_tasks.deliver_alerts.delay()
             # The solo worker runs tasks in order; the evaluation the pass enqueues runs before "after".
             for barrier in ("before", "after"):

@@ -6,7 +6,7 @@ import csv
 import io
 from datetime import timedelta
 
-from ingest import rollups
+from aggregates import rollups
 from tests.dashboard.test_overview import DashboardTestCase, midnight
 from tests.ingest.spans import agent_run, ingest
 

@@ -15,8 +15,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from aggregates import rollups
 from dashboard.views import entities
-from ingest import rollups
 from tenancy.models import Membership
 from tests.dashboard.test_overview import DashboardTestCase
 from tests.factories import make_project, make_user

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 from django.test import Client, TestCase
 from django.utils import timezone
 
+from aggregates import rollups
 from budgets.delivery import outbox
 from budgets.models import Alert, AnomalyRule, Budget, SlackDestination
-from ingest import rollups
 from tenancy import services as tenancy_services
 from tenancy.models import UserProfile
 from tests.factories import make_project, make_user

@@ -24,10 +24,11 @@ from django.db.models import Count, Sum
 from django.test import TransactionTestCase
 from django.utils import timezone
 
+from aggregates.models import RunRollup
 from budgets.delivery import outbox
 from budgets.models import Alert, SlackDestination
 from dashboard import demo
-from ingest.models import Run, RunRollup, Span
+from ingest.models import Run, Span
 from scores.models import Score
 from tenancy.models import ApiKey, Membership, Project
 from tests import processes

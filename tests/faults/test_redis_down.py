@@ -11,9 +11,10 @@ import urllib.request
 
 import pytest
 
+from aggregates import tasks as rollup_tasks
+from aggregates.models import Period, RollupDirty, RunRollup
 from config.celery import app as celery_app
-from ingest import tasks
-from ingest.models import Period, RollupDirty, Run, RunRollup, Span
+from ingest.models import Run, Span
 from tests import processes
 from tests.faults import services
 from tests.faults.services import INPUT_TOKENS, LLM_CALLS_PER_RUN, SPANS_PER_RUN
@@ -54,7 +55,7 @@ def test_intake_commits_with_redis_down_and_rollups_catch_up_when_it_returns(tmp
         redis.start()
         with processes.running(processes.celery_worker_cmd(), env=env, log=tmp_path / "worker.log"):
             with celery_app.connection_for_write(redis.url) as connection:
-                tasks.rollup_pending.apply_async(connection=connection)  # the beat's next tick
+                rollup_tasks.rollup_pending.apply_async(connection=connection)  # the beat's next tick
             processes.wait_for(
                 lambda: not RollupDirty.objects.exists() and RunRollup.objects.filter(period=Period.DAY).exists(),
                 timeout=90,

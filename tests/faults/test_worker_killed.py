@@ -11,8 +11,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from ingest import rollups, tasks
-from ingest.models import Period, RollupDirty, Run, RunRollup
+from aggregates import rollups
+from aggregates import tasks as rollup_tasks
+from aggregates.models import Period, RollupDirty, RunRollup
+from ingest.models import Run
 from tests import processes
 from tests.factories import make_project
 from tests.ingest.spans import agent_run, ingest
@@ -48,7 +50,7 @@ def test_a_worker_killed_mid_rollup_leaves_nothing_wrong_after_restart(tmp_path)
 
     env = processes.child_env()
     with processes.running(processes.celery_worker_cmd(), env=env, log=tmp_path / "worker-1.log") as worker:
-        tasks.rollup_pending.delay()
+        rollup_tasks.rollup_pending.delay()
         processes.wait_for(
             lambda: RollupDirty.objects.filter(project=project, period=Period.HOUR).count() < HOURS * 0.8,
             timeout=120,
@@ -65,7 +67,7 @@ def test_a_worker_killed_mid_rollup_leaves_nothing_wrong_after_restart(tmp_path)
     assert len(dead_claims) <= 1, "a worker claims one bucket at a time"
 
     with processes.running(processes.celery_worker_cmd(), env=env, log=tmp_path / "worker-2.log"):
-        tasks.rollup_pending.delay()  # the next beat tick
+        rollup_tasks.rollup_pending.delay()  # the next beat tick
         processes.wait_for(
             lambda: not RollupDirty.objects.filter(project=project).exclude(pk__in=dead_claims).exists(),
             timeout=120,
@@ -76,7 +78,7 @@ def test_a_worker_killed_mid_rollup_leaves_nothing_wrong_after_restart(tmp_path)
         # (Waiting for "nothing unclaimed" instead raced the live worker's own claim of the last bucket.)
         stale = timezone.now() - rollups.CLAIM_TIMEOUT - timedelta(seconds=1)
         RollupDirty.objects.filter(pk__in=dead_claims).update(claimed_at=stale)
-        tasks.rollup_pending.delay()
+        rollup_tasks.rollup_pending.delay()
         processes.wait_for(
             lambda: not RollupDirty.objects.filter(project=project).exists(),
             timeout=120,

@@ -8,7 +8,7 @@ import time
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from ingest import rollups
+from aggregates import rollups
 from ingest.models import Run, Span
 from tests.factories import make_project, make_user
 from tests.ingest.test_otlp import proto_attributes, proto_span

@@ -11,7 +11,7 @@ import pytest
 from django.test import TestCase
 from django.utils import timezone
 
-from ingest import rollups
+from aggregates import rollups
 from ingest.models import Run
 from tests.factories import make_project, make_user
 from tests.ingest.spans import agent_run, ingest, new_span_id, new_trace_id, span

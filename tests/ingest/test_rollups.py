@@ -16,21 +16,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 
-from config.celery import app as celery_app
-from ingest import retention, rollups, sketches
-from ingest.models import (
+from aggregates import rollups, sketches
+from aggregates.models import (
     LlmCallRollup,
     ModelRollup,
     Period,
     RollupDirty,
-    Run,
     RunRollup,
-    Span,
     ToolCallRollup,
     ToolRollup,
     UserRollup,
     UserTotalRollup,
 )
+from config.celery import app as celery_app
+from ingest import retention
+from ingest.models import Run, Span
 from tests.factories import make_project
 from tests.ingest.spans import agent_run, ingest, new_span_id, new_trace_id, span
 
@@ -305,11 +305,11 @@ class RetentionTests(TestCase):
 class BackgroundWiringTests(TestCase):
     def test_beat_recomputes_rollups_every_minute_and_enforces_retention_hourly(self):
         schedule = celery_app.conf.beat_schedule
-        assert schedule["rollup-pending"]["task"] == "ingest.tasks.rollup_pending"
+        assert schedule["rollup-pending"]["task"] == "aggregates.tasks.rollup_pending"
         assert schedule["rollup-pending"]["schedule"] == 60.0
         assert schedule["enforce-retention"]["task"] == "ingest.tasks.enforce_retention"
         assert schedule["enforce-retention"]["schedule"] == 3600.0
-        assert set(celery_app.tasks) >= {"ingest.tasks.rollup_pending", "ingest.tasks.enforce_retention"}
+        assert set(celery_app.tasks) >= {"aggregates.tasks.rollup_pending", "ingest.tasks.enforce_retention"}
 
 
 @unittest.skipUnless(connection.vendor == "postgresql", "advisory locks are PostgreSQL's")

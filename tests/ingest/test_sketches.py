@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest import sketches
-from ingest.sketches import Sketch
+from aggregates import sketches
+from aggregates.sketches import Sketch
 
 QUANTILES = (0.0, 0.01, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ingest import rollups
+from aggregates import rollups
 from scores.models import Score
 from tenancy.models import Membership
 from tests.browser.chromium import PASSWORD, ChromiumTestCase, require_chromium

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from ingest import rollups
+from aggregates import rollups
 from scores.models import Score, ScoreRollup
 from scores.services import NewScore, scores_upsert
 from tests.dashboard.test_overview import DashboardTestCase, midnight

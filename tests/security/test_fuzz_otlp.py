@@ -30,7 +30,8 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from ingest import conventions, otlp, rollups
+from aggregates import rollups
+from ingest import conventions, otlp
 from ingest.models import Run, Span
 from tests.factories import make_project
 from tests.ingest.test_conventions import KNOWN_KEYS

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from django.contrib.auth.models import User
 from django.test import TestCase, override_settings
 
-from ingest import rollups
+from aggregates import rollups
 from ingest.models import Run
 from tenancy.models import Membership
 from tests.factories import make_project, make_user

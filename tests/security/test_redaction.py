@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from ingest import grpc_server, redaction, rollups
+from aggregates import rollups
+from ingest import grpc_server, redaction
 from ingest.models import LogRecord, Run, Span
 from tenancy.models import Project
 from tests.factories import make_project, make_user

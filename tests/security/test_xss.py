@@ -14,9 +14,9 @@ from urllib.parse import quote, urljoin
 from django.test import Client, TestCase
 from django.utils import timezone
 
+from aggregates import rollups
 from budgets.delivery import outbox
 from budgets.models import Alert, AnomalyRule, Budget, SlackDestination
-from ingest import rollups
 from tests.factories import make_project, make_user
 from tests.fakes.slack_server import fake_slack
 from tests.security import hostile

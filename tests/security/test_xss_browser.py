@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.test import Client
 
-from ingest import rollups
+from aggregates import rollups
 from tests.browser.chromium import ChromiumTestCase, require_chromium
 from tests.factories import make_project, make_user
 from tests.security import hostile

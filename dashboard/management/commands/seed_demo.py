@@ -38,10 +38,10 @@ from django.urls import reverse
 from django.utils import timezone
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from aggregates import rollups
 from budgets.anomalies import services as anomaly_services
 from budgets.models import Alert
 from dashboard import demo
-from ingest import rollups
 from ingest.models import Run
 from tenancy import services
 from tenancy.models import Membership, Organization, Project

@@ -27,6 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from aggregates import selectors as aggregate_selectors
 from ingest import diagnostics, selectors, timeranges
 from ingest.api import normalize_id
 from ingest.models import Run, Span
@@ -103,7 +104,7 @@ class RangeParams(serializers.Serializer[Any]):
 
 
 class MetricParams(RangeParams):
-    group_by = serializers.ChoiceField(choices=selectors.GROUPS, required=False)
+    group_by = serializers.ChoiceField(choices=aggregate_selectors.GROUPS, required=False)
     agent = serializers.CharField(required=False, allow_blank=True)
     model = serializers.CharField(required=False, allow_blank=True)
     user = serializers.CharField(required=False, allow_blank=True)
@@ -143,7 +144,7 @@ def _project(request: Request) -> Project:
 
 
 def _filters(params: dict[str, Any]) -> dict[str, str]:
-    return {name: params[name] for name in selectors.FILTERS if name in params}
+    return {name: params[name] for name in aggregate_selectors.FILTERS if name in params}
 
 
 # --- Metrics -------------------------------------------------------------------------------
@@ -211,20 +212,20 @@ class SummaryApi(QueryApi):
     def get(self, request: Request) -> Response:
         project, params = self.parse(request)
         try:
-            data = selectors.summary(
+            data = aggregate_selectors.summary(
                 project,
                 params["range"],
                 group_by=params.get("group_by"),
                 filters=_filters(params),
             )
-        except selectors.QueryError as exc:
+        except aggregate_selectors.QueryError as exc:
             raise BadParams({exc.param: [exc.message]}) from None
         return Response(data)
 
 
 class TimeseriesParams(MetricParams):
-    metric = serializers.ChoiceField(choices=selectors.METRICS)
-    interval = serializers.ChoiceField(choices=selectors.INTERVALS, default="hour")
+    metric = serializers.ChoiceField(choices=aggregate_selectors.METRICS)
+    interval = serializers.ChoiceField(choices=aggregate_selectors.INTERVALS, default="hour")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
@@ -275,7 +276,7 @@ class TimeseriesApi(QueryApi):
     def get(self, request: Request) -> Response:
         project, params = self.parse(request)
         try:
-            data = selectors.timeseries(
+            data = aggregate_selectors.timeseries(
                 project,
                 params["range"],
                 metric=params["metric"],
@@ -283,7 +284,7 @@ class TimeseriesApi(QueryApi):
                 group_by=params.get("group_by"),
                 filters=_filters(params),
             )
-        except selectors.QueryError as exc:
+        except aggregate_selectors.QueryError as exc:
             raise BadParams({exc.param: [exc.message]}) from None
         return Response(data)
 

@@ -5,7 +5,7 @@ UserRollup (user, agent: the one high-cardinality dimension kept apart so the ot
 small), LlmCallRollup (agent, model, provider, API key), ToolCallRollup (agent, tool), and three
 coarser copies for the views that slice by user, model or tool alone (UserTotalRollup,
 ModelRollup, ToolRollup), summed from the finer rows of the same hour. Each row carries sums and a
-mergeable duration sketch (ingest/sketches.py).
+mergeable duration sketch (aggregates/sketches.py).
 
 A bucket is recomputed from its source, never incremented: `rollup_hour` deletes the hour's rows
 and inserts them again from the runs that started in the hour (and those runs' spans), in one
@@ -41,21 +41,21 @@ from django.db.models import BigIntegerField, Case, CharField, Count, DecimalFie
 from django.db.models.functions import Cast, TruncHour
 from django.utils import timezone
 
-from ingest import copying, runs, signals, sketches, storable, timeranges
-from ingest.models import (
+from aggregates import signals, sketches
+from aggregates.models import (
     LlmCallRollup,
     ModelRollup,
     Period,
     RollupDirty,
     RollupModel,
-    Run,
     RunRollup,
-    Span,
     ToolCallRollup,
     ToolRollup,
     UserRollup,
     UserTotalRollup,
 )
+from ingest import copying, runs, storable, timeranges
+from ingest.models import Run, Span
 from ingest.telemetry import SpanKind
 from tenancy.models import Project
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ingest import rollups
+from aggregates import rollups
 from tenancy.models import Project
 
 
