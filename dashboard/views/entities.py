@@ -3,8 +3,6 @@ called and by model used, each listed over the range with a page of its own."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +17,7 @@ from django.urls import reverse
 from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
 
-from dashboard import charts
+from dashboard import charts, cursors
 from dashboard.views.common import HtmxHttpRequest, project_page
 from ingest import selectors
 from ingest.models import Run
@@ -52,7 +50,7 @@ def sessions(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
         "section": "sessions",
         "sessions": rows,
         "q": search,
-        "next_cursor": _encode_cursor(rows[-1].last_activity.isoformat(), rows[-1].session_id)
+        "next_cursor": cursors.encode([rows[-1].last_activity.isoformat(), rows[-1].session_id])
         if listing.has_next
         else "",
         "paged": after is not None,
@@ -276,7 +274,7 @@ def tool(request: HtmxHttpRequest, org: str, slug: str, tool_name: str) -> HttpR
         "section": "tools",
         "tool_name": tool_name,
         "failures": spans,
-        "next_cursor": _encode_cursor(spans[-1].start_time.isoformat(), spans[-1].pk) if failures.has_next else "",
+        "next_cursor": cursors.encode([spans[-1].start_time.isoformat(), spans[-1].pk]) if failures.has_next else "",
         "paged": after is not None,
     }
     if request.htmx.target == "tool-failures":
@@ -358,20 +356,16 @@ def _per_thousand(cost: str | None, priced_calls: int) -> Decimal | None:
 # --- Query string helpers ------------------------------------------------------------------
 
 
-def _encode_cursor(*key: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
-
-
 def _decode_cursor(token: str) -> tuple[datetime, Any] | None:
     """The (time, tie-breaker) key a cursor carries; None for a missing or tampered one, which
     means the first page."""
-    if not token:
+    key = cursors.decode(token)
+    if key is None:
         return None
     try:
-        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         moment = datetime.fromisoformat(key[0])
         tie = key[1]
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, KeyError, IndexError):
+    except (ValueError, TypeError, KeyError, IndexError):
         return None
     if moment.tzinfo is None or len(key) != 2:
         return None

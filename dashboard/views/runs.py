@@ -3,8 +3,6 @@ and the panel of one span: its chat, tool arguments, errors, tokens and where it
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from django.shortcuts import render
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET
 
+from dashboard import cursors
 from dashboard.templatetags.dashboard_tags import duration, tokens, usd
 from dashboard.views.common import HtmxHttpRequest, Page, project_page
 from dashboard.views.scores import scores_context
@@ -151,16 +150,15 @@ def _encode_cursor(direction: str, run: Run, sort: str) -> str:
         value = value.isoformat()
     elif value is not None:
         value = str(value) if isinstance(value, Decimal) else repr(value)
-    raw = json.dumps({"d": direction, "s": sort, "v": value, "k": pk}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return cursors.encode({"d": direction, "s": sort, "v": value, "k": pk})
 
 
 def _decode_cursor(token: str, sort: str) -> tuple[str | None, tuple[Any, int] | None]:
     """(direction, key) of a cursor from this sort's links; (None, None) for none or a bad one."""
-    if not token:
+    data = cursors.decode(token)
+    if data is None:
         return None, None
     try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         if data["s"] != sort or data["d"] not in ("next", "previous") or not isinstance(data["k"], int):
             return None, None
         raw = data["v"]
@@ -174,7 +172,7 @@ def _decode_cursor(token: str, sort: str) -> tuple[str | None, tuple[Any, int] |
             value = float(raw)
             if not math.isfinite(value):
                 return None, None
-    except (ValueError, TypeError, KeyError, InvalidOperation, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, KeyError, InvalidOperation):
         return None, None
     return data["d"], (value, data["k"])
 
