@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -18,7 +17,7 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
 
 from dashboard import charts, cursors
-from dashboard.views.common import HtmxHttpRequest, project_page
+from dashboard.views.common import HtmxHttpRequest, project_page, query_string
 from ingest import selectors
 from ingest.models import Run
 
@@ -213,13 +212,14 @@ def user(request: HtmxHttpRequest, org: str, slug: str, user_id: str) -> HttpRes
     if request.htmx.target == "user-chart":
         return render(request, "dashboard/user.html#user-chart", context)
     by_agent = selectors.summary(page.project, page.range, group_by="agent", filters=only_user)
+    in_range = query_string(since=page.since or None, until=page.until or None, user=user_id)
     context.update(
         totals=by_agent["total"],
         before=selectors.summary(page.project, page.previous, filters=only_user)["total"],
         agents=by_agent["rows"],
         runs=selectors.user_recent_runs(page.project, user_id, page.range, limit=RECENT_RUNS),
-        cost_url=f"{reverse('cost', args=[org, slug])}?{urlencode(_range_params(page.since, page.until, user=user_id))}",
-        runs_url=f"{reverse('runs', args=[org, slug])}?{urlencode(_range_params(page.since, page.until, user=user_id))}",
+        cost_url=reverse("cost", args=[org, slug]) + in_range,
+        runs_url=reverse("runs", args=[org, slug]) + in_range,
     )
     return render(request, "dashboard/user.html", context)
 
@@ -331,8 +331,8 @@ def models(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
     if can_price:
         add = reverse("admin:ingest_priceoverride_add")
         for row in unpriced:
-            query = {"project": page.project.pk, "model_pattern": row["model"], "provider": row["provider"]}
-            row["override_url"] = f"{add}?{urlencode(query)}"
+            query = query_string(project=page.project.pk, model_pattern=row["model"], provider=row["provider"])
+            row["override_url"] = add + query
     context.update(
         models=by_model["rows"],
         total=by_model["total"],
@@ -391,8 +391,3 @@ def _page_number(request: HtmxHttpRequest) -> int:
         return max(1, int(request.GET.get("cursor", "1")))
     except ValueError:
         return 1
-
-
-def _range_params(since: str, until: str, **params: str) -> dict[str, str]:
-    """The page's range as query parameters, plus others."""
-    return {**({"since": since} if since else {}), **({"until": until} if until else {}), **params}

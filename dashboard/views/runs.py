@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET
 
 from dashboard import cursors
 from dashboard.templatetags.dashboard_tags import duration, tokens, usd
-from dashboard.views.common import HtmxHttpRequest, Page, project_page
+from dashboard.views.common import HtmxHttpRequest, Page, project_page, query_string
 from dashboard.views.scores import scores_context
 from ingest import selectors
 from ingest.conventions.genai import guardrail_tripped
@@ -80,7 +80,7 @@ def runs(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
         "score_results": SCORE_RESULTS,
         "next_cursor": _encode_cursor("next", rows[-1], sort) if rows and listing.has_next else "",
         "previous_cursor": _encode_cursor("previous", rows[0], sort) if rows and listing.has_previous else "",
-        "clear_url": _without(request, *FILTER_PARAMS, "cursor"),
+        "clear_url": query_string(request.GET, **dict.fromkeys((*FILTER_PARAMS, "cursor"))),
         "partial": partial,
     }
     if not rows and direction is None:
@@ -135,13 +135,6 @@ def _number(text: str) -> Decimal | None:
     except InvalidOperation:
         return None
     return value if value.is_finite() else None
-
-
-def _without(request: HtmxHttpRequest, *names: str) -> str:
-    query = request.GET.copy()
-    for name in names:
-        query.pop(name, None)
-    return f"?{query.urlencode()}"
 
 
 def _encode_cursor(direction: str, run: Run, sort: str) -> str:
