@@ -7,7 +7,18 @@ from django.urls import include, path, register_converter
 from django.urls.converters import PathConverter
 
 from dashboard import signin
-from dashboard.views import account, anomalies, budgets, cost, diagnostics, entities, overview, quality, runs, scores
+from dashboard.views import (
+    account,
+    anomalies,
+    budgets,
+    cost,
+    diagnostics,
+    entities,
+    overview,
+    quality,
+    run_scores,
+    runs,
+)
 
 
 class NameConverter(PathConverter):
@@ -36,7 +47,7 @@ project_pages = [
     path("cost.csv", cost.cost_csv, name="cost_csv"),
     path("runs/", runs.runs, name="runs"),
     path("runs/<str:trace_id>/", runs.run_detail, name="run"),
-    path("runs/<str:trace_id>/scores", scores.run_scores, name="run_scores"),
+    path("runs/<str:trace_id>/scores", run_scores.run_scores, name="run_scores"),
     path("sessions/", entities.sessions, name="sessions"),
     path("sessions/<name:session_id>/", entities.session, name="session"),
     path("users/", entities.users, name="users"),

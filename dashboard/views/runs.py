@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET
 from dashboard import cursors
 from dashboard.templatetags.dashboard_tags import duration, tokens, usd
 from dashboard.views.common import HtmxHttpRequest, Page, project_page, query_string
-from dashboard.views.scores import scores_context
+from dashboard.views.run_scores import scores_context
 from ingest import selectors
 from ingest.conventions.genai import guardrail_tripped
 from ingest.models import Project, Run, Span
