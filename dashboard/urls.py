@@ -7,18 +7,7 @@ from django.urls import include, path, register_converter
 from django.urls.converters import PathConverter
 
 from dashboard import signin
-from dashboard.views import (
-    account,
-    anomalies,
-    budgets,
-    cost,
-    diagnostics,
-    entities,
-    overview,
-    quality,
-    run_scores,
-    runs,
-)
+from dashboard.views import account, anomalies, budgets, cost, diagnostics, entities, overview, run_scores, runs, scores
 
 
 class NameConverter(PathConverter):
@@ -55,7 +44,7 @@ project_pages = [
     path("tools/", entities.tools, name="tools"),
     path("tools/<name:tool_name>/", entities.tool, name="tool"),
     path("models/", entities.models, name="models"),
-    path("scores/", quality.scores, name="scores"),
+    path("scores/", scores.scores, name="scores"),
     path("budgets/", budgets.budgets, name="budgets"),
     path("alerts/", budgets.alerts, name="alerts"),
     path("anomalies/<int:alert_id>/", anomalies.anomaly, name="anomaly"),

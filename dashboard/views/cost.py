@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 
 from dashboard import charts
 from dashboard.views.common import HtmxHttpRequest, Page, project_page, query_string
-from dashboard.views.quality import with_quality
+from dashboard.views.scores import with_quality
 from ingest import selectors
 from scores import selectors as score_selectors
 
