@@ -23,7 +23,6 @@ at once. SQLite serializes writers by itself.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 import uuid
@@ -55,6 +54,7 @@ from aggregates.models import (
     UserTotalRollup,
 )
 from ingest import copying, runs, storable, timeranges
+from ingest.locks import advisory_key
 from ingest.models import Run, Span
 from ingest.telemetry import SpanKind
 from tenancy.models import Project
@@ -277,9 +277,8 @@ def _release(pk: int, token: str) -> None:
 
 
 def lock_key(project_id: int, period: str, bucket: datetime) -> int:
-    """The PostgreSQL advisory lock key of one bucket."""
-    name = f"rollup:{project_id}:{period}:{bucket.isoformat()}"
-    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    """The PostgreSQL advisory lock key of one bucket ("rollup:7:hour:2026-03-01T14:00:00+00:00")."""
+    return advisory_key("rollup", project_id, period, bucket.isoformat())
 
 
 def _try_lock(project_id: int, period: str, bucket: datetime) -> bool:

@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 from django.urls.converters import PathConverter
 
-from dashboard.views import account, anomalies, budgets, cost, diagnostics, entities, overview, quality, runs, scores
+from dashboard.views import account, anomalies, budgets, cost, diagnostics, entities, overview, run_scores, runs, scores
 from tenancy import signin
 
 
@@ -36,7 +36,7 @@ project_pages = [
     path("cost.csv", cost.cost_csv, name="cost_csv"),
     path("runs/", runs.runs, name="runs"),
     path("runs/<str:trace_id>/", runs.run_detail, name="run"),
-    path("runs/<str:trace_id>/scores", scores.run_scores, name="run_scores"),
+    path("runs/<str:trace_id>/scores", run_scores.run_scores, name="run_scores"),
     path("sessions/", entities.sessions, name="sessions"),
     path("sessions/<name:session_id>/", entities.session, name="session"),
     path("users/", entities.users, name="users"),
@@ -44,7 +44,7 @@ project_pages = [
     path("tools/", entities.tools, name="tools"),
     path("tools/<name:tool_name>/", entities.tool, name="tool"),
     path("models/", entities.models, name="models"),
-    path("scores/", quality.scores, name="scores"),
+    path("scores/", scores.scores, name="scores"),
     path("budgets/", budgets.budgets, name="budgets"),
     path("alerts/", budgets.alerts, name="alerts"),
     path("anomalies/<int:alert_id>/", anomalies.anomaly, name="anomaly"),

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from ingest import agent_names, conventions, copying, redaction, runs, signals, storable
 from ingest.conventions import messages
+from ingest.locks import advisory_key
 from ingest.models import LogRecord, Run, Span, WorkerHeartbeat
 from ingest.telemetry import DecodedTraces, LogEvent, RawSpan, Rejected, SpanFields
 from pricing import book, lookup
@@ -244,17 +245,12 @@ def _lock_traces(project: Project, trace_ids: list[str]) -> None:
     """
     if connection.vendor != "postgresql":
         return
-    lock_keys = sorted(_lock_key(project.pk, t) for t in trace_ids)
+    lock_keys = sorted(advisory_key(project.pk, t) for t in trace_ids)  # the lock named "<project>:<trace>"
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(%s::bigint[]) AS k ORDER BY 1) AS ordered",
             [lock_keys],
         )
-
-
-def _lock_key(project_id: int, trace_id: str) -> int:
-    digest = hashlib.blake2b(f"{project_id}:{trace_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 def _span_row(

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+
+from scores.values import score_number
 
 BINARY, SCALE = "binary", "scale"  # Evaluator.VerdictType values
 SCALE_MIN, SCALE_MAX = 0, 10
@@ -85,7 +86,10 @@ def parse_verdict(verdict_type: str, content: str) -> Verdict:
             return Verdict(0.0, "fail", reason)
         raise VerdictError(f'"verdict" must be "pass" or "fail", got {_shown(raw)}')
     raw = answer.get("score")
-    number = _number(raw)
+    # true/false is not a grade from 0 to 10: as 1 or 0 it would record about the opposite of
+    # what a judge answering `true` meant, so it is unreadable like any other non-number (the
+    # scores API likewise refuses true/false for a numeric score).
+    number = None if isinstance(raw, bool) else score_number(raw)
     if number is None:
         raise VerdictError(f'"score" must be a number from {SCALE_MIN} to {SCALE_MAX}, got {_shown(raw)}')
     if not SCALE_MIN <= number <= SCALE_MAX:
@@ -107,21 +111,6 @@ def _json_object(content: str) -> dict[str, Any]:
     if not isinstance(answer, dict):
         raise VerdictError(f"the judge's answer is not a JSON object: {_shown(content)}")
     return answer
-
-
-def _number(raw: Any) -> float | None:
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int | float):
-        number = float(raw)
-    elif isinstance(raw, str):
-        try:
-            number = float(raw.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _shown(value: Any, limit: int = 200) -> str:

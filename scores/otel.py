@@ -8,10 +8,11 @@ An event with `error.type` set says the evaluation itself failed: it is not a sc
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from scores.values import score_number
 
 EVENT_NAME = "gen_ai.evaluation.result"
 NAME = "gen_ai.evaluation.name"
@@ -43,7 +44,7 @@ def verdict(attributes: Mapping[str, Any]) -> Verdict | None:
     name = _text(attributes.get(NAME), MAX_NAME)
     if not name or attributes.get(ERROR_TYPE):
         return None
-    value = _number(attributes.get(SCORE_VALUE))
+    value = score_number(attributes.get(SCORE_VALUE))  # true/false: 1/0
     label = _text(attributes.get(SCORE_LABEL), MAX_LABEL)
     explanation = _text(attributes.get(EXPLANATION), MAX_EXPLANATION)
     folded = label.lower()
@@ -58,22 +59,6 @@ def verdict(attributes: Mapping[str, Any]) -> Verdict | None:
     if label:
         return Verdict(name, "categorical", None, label, explanation)
     return None
-
-
-def _number(raw: Any) -> float | None:
-    """A finite float from a double, int, bool or numeric string attribute; else None."""
-    if isinstance(raw, bool):
-        return 1.0 if raw else 0.0
-    if isinstance(raw, int | float):
-        number = float(raw)
-    elif isinstance(raw, str):
-        try:
-            number = float(raw.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _text(raw: Any, limit: int) -> str:

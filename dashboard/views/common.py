@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, QueryDict
 from django.utils import timezone
 from django_htmx.middleware import HtmxDetails
 
@@ -94,3 +94,19 @@ def project_page(request: HttpRequest, org: str, slug: str, *, default_since: st
         raise Http404("no time range")
     timezone.activate(tz)  # templates show times in the viewer's zone (reset by the middleware)
     return Page(project, tz, span, since or default_since, until, error, role)
+
+
+def query_string(base: QueryDict | None = None, /, **changes: str | int | None) -> str:
+    """A link's `?` and query string: `base` (a request's GET to keep the page's other
+    parameters; none: start empty) with parameters set, or removed where the value is None. A
+    parameter set moves to the end; an empty result is "?", which still clears the page's query.
+
+        query_string(request.GET, cursor=None)
+        f"{reverse('runs', args=[org, slug])}{query_string(since=page.since, user=user_id)}"
+    """
+    query = base.copy() if base is not None else QueryDict(mutable=True)
+    for name, value in changes.items():
+        query.pop(name, None)
+        if value is not None:
+            query[name] = str(value)
+    return f"?{query.urlencode()}"

@@ -14,8 +14,8 @@ from django.views.decorators.http import require_GET
 
 from aggregates import selectors
 from dashboard import charts
-from dashboard.views.common import HtmxHttpRequest, Page, project_page
-from dashboard.views.quality import with_quality
+from dashboard.views.common import HtmxHttpRequest, Page, project_page, query_string
+from dashboard.views.scores import with_quality
 from scores import selectors as score_selectors
 
 GROUP_LABELS = {
@@ -80,30 +80,20 @@ def cost(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
     drill = DRILL.get(group_by)
     for row in explored.get("rows", []):
         if drill:
-            row["drill_url"] = _with(request, group_by=drill, **{group_by: row["group"] or ""})
+            row["drill_url"] = query_string(request.GET, group_by=drill, **{group_by: row["group"] or ""})
     context = {
         **page.context(),
         "section": "cost",
         "group_by": group_by,
         "group_label": GROUP_LABELS[group_by],
         "groups": GROUP_LABELS.items(),
-        "filters": [(name, value, _with(request, **{name: None})) for name, value in filters.items()],
+        "filters": [(name, value, query_string(request.GET, **{name: None})) for name, value in filters.items()],
         **explored,
     }
     template = "dashboard/cost.html"
     if request.htmx.target == "explorer":
         template += "#explorer"
     return render(request, template, context)
-
-
-def _with(request: HtmxHttpRequest, **changes: str | None) -> str:
-    """This page's query string with some parameters set (None: removed)."""
-    query = request.GET.copy()
-    for name, value in changes.items():
-        query.pop(name, None)
-        if value is not None:
-            query[name] = value
-    return f"?{query.urlencode()}"
 
 
 @require_GET

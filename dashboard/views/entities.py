@@ -3,14 +3,11 @@ called and by model used, each listed over the range with a page of its own."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -20,8 +17,8 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
 
 from aggregates import selectors as aggregate_selectors
-from dashboard import charts
-from dashboard.views.common import HtmxHttpRequest, project_page
+from dashboard import charts, cursors
+from dashboard.views.common import HtmxHttpRequest, project_page, query_string
 from ingest import selectors
 from ingest.models import Run
 
@@ -53,7 +50,7 @@ def sessions(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
         "section": "sessions",
         "sessions": rows,
         "q": search,
-        "next_cursor": _encode_cursor(rows[-1].last_activity.isoformat(), rows[-1].session_id)
+        "next_cursor": cursors.encode([rows[-1].last_activity.isoformat(), rows[-1].session_id])
         if listing.has_next
         else "",
         "paged": after is not None,
@@ -216,13 +213,14 @@ def user(request: HtmxHttpRequest, org: str, slug: str, user_id: str) -> HttpRes
     if request.htmx.target == "user-chart":
         return render(request, "dashboard/user.html#user-chart", context)
     by_agent = aggregate_selectors.summary(page.project, page.range, group_by="agent", filters=only_user)
+    in_range = query_string(since=page.since or None, until=page.until or None, user=user_id)
     context.update(
         totals=by_agent["total"],
         before=aggregate_selectors.summary(page.project, page.previous, filters=only_user)["total"],
         agents=by_agent["rows"],
         runs=selectors.user_recent_runs(page.project, user_id, page.range, limit=RECENT_RUNS),
-        cost_url=f"{reverse('cost', args=[org, slug])}?{urlencode(_range_params(page.since, page.until, user=user_id))}",
-        runs_url=f"{reverse('runs', args=[org, slug])}?{urlencode(_range_params(page.since, page.until, user=user_id))}",
+        cost_url=reverse("cost", args=[org, slug]) + in_range,
+        runs_url=reverse("runs", args=[org, slug]) + in_range,
     )
     return render(request, "dashboard/user.html", context)
 
@@ -277,7 +275,7 @@ def tool(request: HtmxHttpRequest, org: str, slug: str, tool_name: str) -> HttpR
         "section": "tools",
         "tool_name": tool_name,
         "failures": spans,
-        "next_cursor": _encode_cursor(spans[-1].start_time.isoformat(), spans[-1].pk) if failures.has_next else "",
+        "next_cursor": cursors.encode([spans[-1].start_time.isoformat(), spans[-1].pk]) if failures.has_next else "",
         "paged": after is not None,
     }
     if request.htmx.target == "tool-failures":
@@ -336,8 +334,8 @@ def models(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
     if can_price:
         add = reverse("admin:pricing_priceoverride_add")
         for row in unpriced:
-            query = {"project": page.project.pk, "model_pattern": row["model"], "provider": row["provider"]}
-            row["override_url"] = f"{add}?{urlencode(query)}"
+            query = query_string(project=page.project.pk, model_pattern=row["model"], provider=row["provider"])
+            row["override_url"] = add + query
     context.update(
         models=by_model["rows"],
         total=by_model["total"],
@@ -361,20 +359,16 @@ def _per_thousand(cost: str | None, priced_calls: int) -> Decimal | None:
 # --- Query string helpers ------------------------------------------------------------------
 
 
-def _encode_cursor(*key: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
-
-
 def _decode_cursor(token: str) -> tuple[datetime, Any] | None:
     """The (time, tie-breaker) key a cursor carries; None for a missing or tampered one, which
     means the first page."""
-    if not token:
+    key = cursors.decode(token)
+    if key is None:
         return None
     try:
-        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         moment = datetime.fromisoformat(key[0])
         tie = key[1]
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, KeyError, IndexError):
+    except (ValueError, TypeError, KeyError, IndexError):
         return None
     if moment.tzinfo is None or len(key) != 2:
         return None
@@ -400,8 +394,3 @@ def _page_number(request: HtmxHttpRequest) -> int:
         return max(1, int(request.GET.get("cursor", "1")))
     except ValueError:
         return 1
-
-
-def _range_params(since: str, until: str, **params: str) -> dict[str, str]:
-    """The page's range as query parameters, plus others."""
-    return {**({"since": since} if since else {}), **({"until": until} if until else {}), **params}

@@ -14,7 +14,7 @@ from budgets import selectors as budget_selectors
 from budgets.anomalies import series as anomaly_series
 from dashboard import charts
 from dashboard.views.common import HtmxHttpRequest, project_page
-from dashboard.views.quality import with_quality
+from dashboard.views.scores import with_quality
 from ingest import selectors
 from scores import selectors as score_selectors
 

@@ -3,8 +3,6 @@ and the panel of one span: its chat, tool arguments, errors, tokens and where it
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 from dataclasses import dataclass
@@ -21,9 +19,10 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET
 
 from aggregates import selectors as aggregate_selectors
+from dashboard import cursors
 from dashboard.templatetags.dashboard_tags import duration, tokens, usd
-from dashboard.views.common import HtmxHttpRequest, Page, project_page
-from dashboard.views.scores import scores_context
+from dashboard.views.common import HtmxHttpRequest, Page, project_page, query_string
+from dashboard.views.run_scores import scores_context
 from ingest import selectors
 from ingest.conventions.genai import guardrail_tripped
 from ingest.models import Run, Span
@@ -86,7 +85,7 @@ def runs(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
         "score_results": SCORE_RESULTS,
         "next_cursor": _encode_cursor("next", rows[-1], sort) if rows and listing.has_next else "",
         "previous_cursor": _encode_cursor("previous", rows[0], sort) if rows and listing.has_previous else "",
-        "clear_url": _without(request, *FILTER_PARAMS, "cursor"),
+        "clear_url": query_string(request.GET, **dict.fromkeys((*FILTER_PARAMS, "cursor"))),
         "partial": partial,
     }
     if not rows and direction is None:
@@ -143,29 +142,21 @@ def _number(text: str) -> Decimal | None:
     return value if value.is_finite() else None
 
 
-def _without(request: HtmxHttpRequest, *names: str) -> str:
-    query = request.GET.copy()
-    for name in names:
-        query.pop(name, None)
-    return f"?{query.urlencode()}"
-
-
 def _encode_cursor(direction: str, run: Run, sort: str) -> str:
     value, pk = selectors.run_sort_key(run, sort)
     if isinstance(value, datetime):
         value = value.isoformat()
     elif value is not None:
         value = str(value) if isinstance(value, Decimal) else repr(value)
-    raw = json.dumps({"d": direction, "s": sort, "v": value, "k": pk}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return cursors.encode({"d": direction, "s": sort, "v": value, "k": pk})
 
 
 def _decode_cursor(token: str, sort: str) -> tuple[str | None, tuple[Any, int] | None]:
     """(direction, key) of a cursor from this sort's links; (None, None) for none or a bad one."""
-    if not token:
+    data = cursors.decode(token)
+    if data is None:
         return None, None
     try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         if data["s"] != sort or data["d"] not in ("next", "previous") or not isinstance(data["k"], int):
             return None, None
         raw = data["v"]
@@ -179,7 +170,7 @@ def _decode_cursor(token: str, sort: str) -> tuple[str | None, tuple[Any, int] |
             value = float(raw)
             if not math.isfinite(value):
                 return None, None
-    except (ValueError, TypeError, KeyError, InvalidOperation, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, KeyError, InvalidOperation):
         return None, None
     return data["d"], (value, data["k"])
 

@@ -1,76 +1,68 @@
-"""The Scores panel of the run page: every score of the run, and thumbs up / down with a comment
-for the organization's editors and admins (saved as the person's `user_feedback` score)."""
+"""The Scores page: every score name over the range (count, mean, pass rate), the trend of one,
+how its values are spread, and the runs that scored lowest."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
-from django import forms
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
-from dashboard.views.common import HtmxHttpRequest, Page, project_page
+from dashboard import charts
+from dashboard.views.common import HtmxHttpRequest, project_page
 from ingest import selectors
-from ingest.models import Run
-from scores import evaluation_selectors
 from scores import selectors as score_selectors
-from scores import services as score_services
-from scores.models import Score
+
+LOWEST_RUNS = 20
 
 
-class FeedbackForm(forms.Form):
-    verdict = forms.ChoiceField(choices=[("up", "Thumbs up"), ("down", "Thumbs down")])
-    comment = forms.CharField(required=False, max_length=2000, strip=True)
-
-
-def scores_context(request: HtmxHttpRequest, page: Page, run: Run, form: FeedbackForm | None = None) -> dict[str, Any]:
-    """What the panel shows: the run's scores (an evaluator's with what its judge call cost), the
-    viewer's own feedback, and the form only to those who may annotate."""
-    scores = score_selectors.run_scores(page.project, run.trace_id)
-    username = request.user.get_username()
-    mine = [
-        s
-        for s in scores
-        if (s.source, s.name, s.author) == (Score.Source.ANNOTATION, score_services.FEEDBACK_NAME, username)
-    ]
-    return {
-        "scores": scores,
-        "evaluations": (
-            evaluation_selectors.run_evaluations(page.project, run.trace_id)
-            if any(s.source == Score.Source.EVALUATOR for s in scores)
-            else {}
-        ),
-        "can_annotate": page.can_edit,
-        "my_feedback": mine[0] if mine else None,
-        "feedback_form": form,
-    }
-
-
-@require_POST
+@require_GET
 @login_required
-def run_scores(request: HtmxHttpRequest, org: str, slug: str, trace_id: str) -> HttpResponse:
-    """Thumbs up / down (+ comment). An htmx post gets the refreshed panel; a plain form post is
-    redirected back to the run (PRG). Viewers get 403, other organizations' users 404."""
+def scores(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
     page = project_page(request, org, slug)
-    run = selectors.run_for_project(page.project, trace_id.strip().lower())
-    if run is None:
-        raise Http404("no such run in this project")
-    if not page.can_edit:
-        return HttpResponse("Only editors and admins of this organization can rate runs.", status=403)
-    form: FeedbackForm | None = FeedbackForm(request.POST)
-    if form is not None and form.is_valid():
-        score_services.feedback_record(
-            page.project,
-            run.trace_id,
-            author=request.user.get_username(),
-            thumbs_up=form.cleaned_data["verdict"] == "up",
-            comment=form.cleaned_data["comment"],
+    by_name = score_selectors.quality_by(page.project, page.range, "name")
+    names = sorted(by_name)
+    chosen = request.GET.get("name", "")
+    if chosen not in by_name:
+        chosen = names[0] if names else ""
+    context: dict[str, Any] = {
+        **page.context(),
+        "section": "scores",
+        "rows": [(name, by_name[name]) for name in names],
+        "chosen": chosen,
+        "has_any": bool(names) or bool(score_selectors.score_names(page.project)),
+    }
+    if chosen:
+        trend = score_selectors.quality_trend(page.project, page.range, interval=page.interval, tz=page.tz)
+        trend["series"] = [s for s in trend["series"] if s["group"].rsplit(" (", 1)[0] == chosen]
+        distribution = score_selectors.value_distribution(page.project, chosen, page.range)
+        lowest = score_selectors.lowest_scored(page.project, chosen, page.range, LOWEST_RUNS)
+        runs = {r.trace_id: r for r in selectors.runs_by_trace_ids(page.project, [s.trace_id for s in lowest])}
+        context.update(
+            trend_chart=charts.lines(trend, page.tz),
+            distribution_chart=charts.share(
+                [{"group": label, "count": n} for label, n in distribution.most_common()], "count"
+            ),
+            lowest=[(score, runs.get(score.trace_id)) for score in lowest],
+            quality=by_name[chosen],
         )
-        if not request.htmx:
-            return redirect("run", org, slug, run.trace_id)
-        form = None  # saved: show a fresh form
-    context = {**page.context(), "run": run, **scores_context(request, page, run, form)}
-    failed = form is not None and not request.htmx  # htmx swaps only 2xx answers, so it gets 200 with the errors
-    return render(request, "dashboard/run_detail.html#scores-panel", context, status=400 if failed else 200)
+    return render(request, "dashboard/scores.html", context)
+
+
+def with_quality(rows: list[dict[str, Any]], quality: dict[str, score_selectors.Quality]) -> bool:
+    """Set each agent row's pass rate and cost per passing run (its cost over the runs expected
+    to pass at that rate: evaluators sample, so the rate stands for every run). True if any agent
+    has pass/fail scores, so a page shows the columns only when they say something."""
+    shown = False
+    for row in rows:
+        q = quality.get(row["group"] or "")
+        rate = q.pass_rate if q is not None else None
+        row["pass_rate"] = rate
+        row["cost_per_pass"] = None
+        if rate and row.get("runs"):
+            row["cost_per_pass"] = Decimal(row["cost_usd"] or 0) / (Decimal(row["runs"]) * Decimal(str(rate)))
+        shown = shown or rate is not None
+    return shown

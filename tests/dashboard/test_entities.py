@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from aggregates import rollups
+from dashboard import cursors
 from dashboard.views import entities
 from tenancy.models import Membership
 from tests.dashboard.test_overview import DashboardTestCase
@@ -472,6 +473,15 @@ class ToolPageTests(ToolsTestCase):
                 assert older is None or older.group(1) == older.group(2), "the link works without htmx too"
                 url = self.url + html.unescape(older.group(1)) if older else ""
         assert seen == ["HTTP 502", "Timeout after 30s", "older 0", "older 1", "older 2"]
+
+    def test_a_bad_cursor_shows_the_newest_failures(self):
+        newest = [s.error_message for s in self.client.get(self.url).context["failures"]]
+        session_cursor = cursors.encode([hours_ago(1).isoformat(), "conv-a"])  # a tie-breaker of the wrong kind
+        for bad in ("nonsense", "e30", "WyJ4IiwgMV0", "é", session_cursor, cursors.encode(["2026-01-01T00:00:00", 1])):
+            response = self.client.get(self.url, {"cursor": bad})
+            assert response.status_code == 200, bad
+            assert [s.error_message for s in response.context["failures"]] == newest, bad
+            assert not response.context["paged"]
 
     def test_a_tool_name_and_error_with_html_are_shown_as_text_and_its_link_works(self):
         nasty = f"{XSS}/x?y"

@@ -3,6 +3,7 @@ empty states, scoping, escaping and a query count that does not grow with the ro
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import UTC, datetime, timedelta
 from unittest import mock
@@ -11,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from dashboard import cursors
 from ingest.models import Run
 from tests.dashboard.test_overview import DashboardTestCase
 from tests.factories import make_project, make_user
@@ -226,6 +228,30 @@ class RunsPaginationTests(RunsTestCase):
     def test_a_filter_change_drops_the_cursor_and_a_bad_cursor_starts_over(self):
         assert 'name="cursor"' not in self.client.get(self.url).content.decode()
         assert self.listed(cursor="not-a-cursor") == self.listed()
+
+    def test_a_tampered_or_garbage_cursor_shows_the_first_page(self):
+        with mock.patch("dashboard.views.runs.PAGE_SIZE", 2):
+            cost_cursor = self.client.get(self.url, {"sort": "cost"}).context["next_cursor"]
+            garbage = [
+                "not-a-cursor",
+                "\u00e9",  # not ASCII
+                "e30",  # {}
+                cursors.encode(["next", "newest"]),
+                cursors.encode({"d": "sideways", "s": "newest", "v": None, "k": 1}),
+                cursors.encode({"d": "next", "s": "cost", "v": "lots", "k": 1}),  # not an amount
+                cursors.encode({"d": "next", "s": "duration", "v": "inf", "k": 1}),
+                cursors.encode({"d": "next", "s": "newest", "v": "yesterday", "k": 1}),
+                cursors.encode({"d": "next", "s": "newest", "v": None, "k": "1"}),
+                base64.urlsafe_b64encode(b"[" * 20_000).decode(),  # deeper than the JSON parser goes
+            ]
+            for sort in ("newest", "cost", "duration"):
+                expected = self.listed(sort=sort)
+                tokens = garbage if sort == "cost" else [*garbage, cost_cursor]  # another sort's cursor
+                for token in tokens:
+                    response = self.client.get(self.url, {"sort": sort, "cursor": token})
+                    assert response.status_code == 200, token
+                    assert [r.trace_id for r in response.context["runs"]] == expected, (sort, token)
+                    assert not response.context["previous_cursor"], "the first page has no Previous"
 
 
 class RunsEmptyAndAccessTests(RunsTestCase):

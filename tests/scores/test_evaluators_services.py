@@ -136,6 +136,28 @@ class VerdictTests(EvaluatorTestCase):
             "numeric", 7.0, "", "right answer, curt tone",
         )  # fmt: skip
 
+    def test_a_verdict_of_true_or_false_is_a_pass_or_a_fail(self):
+        self.evaluator()
+        passed, failed = self.runs(2)
+        self.judge.content = lambda request: (
+            '{"verdict": true, "reason": "ok"}' if passed in request.prompt else '{"verdict": false, "reason": "no"}'
+        )
+        evaluate_runs(timezone.now())
+        scores = {s.trace_id: s for s in Score.objects.all()}
+        assert (scores[passed].data_type, scores[passed].value, scores[passed].label) == ("boolean", 1.0, "pass")
+        assert (scores[failed].data_type, scores[failed].value, scores[failed].label) == ("boolean", 0.0, "fail")
+
+    def test_a_scale_score_of_true_is_an_error_not_a_grade_of_one(self):
+        self.evaluator(verdict_type="scale")
+        [trace_id] = self.runs()
+        self.judge.content = '{"score": true, "reason": "looks right"}'
+        evaluate_runs(timezone.now())
+        evaluation = self.evaluation(trace_id)
+        assert (evaluation.status, evaluation.error) == (
+            Status.ERROR, '"score" must be a number from 0 to 10, got true',
+        )  # fmt: skip
+        assert not Score.objects.exists()
+
     def test_an_answer_that_is_not_json_is_an_error_not_a_score(self):
         self.evaluator()
         [trace_id] = self.runs()

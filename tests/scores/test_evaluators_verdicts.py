@@ -65,6 +65,7 @@ class VerdictTests(SimpleTestCase):
             ("scale", '{"score": -1}'): '"score" -1 is outside 0-10',
             ("scale", '{"score": true}'): '"score" must be a number from 0 to 10, got true',
             ("scale", '{"score": "NaN"}'): '"score" must be a number from 0 to 10, got "NaN"',
+            ("scale", '{"score": 1%s}' % ("0" * 400)): '"score" must be a number from 0 to 10, got 1000',
             ("scale", '{"verdict": "pass"}'): '"score" must be a number from 0 to 10, got null',
         }
         for (kind, content), message in bad.items():

@@ -18,6 +18,7 @@ from opentelemetry.trace import format_span_id, format_trace_id
 
 from ingest.models import Run
 from scores import otel
+from scores import selectors as score_selectors
 from scores.models import Score
 from tests.factories import make_project
 
@@ -90,6 +91,24 @@ class EvaluationEventTests(TestCase):
         assert relevance.explanation == "answers a different question"
         assert (grounded.span_id, grounded.data_type, grounded.value) == (run.root_span_id, "boolean", 1.0)
         assert {(s.source, s.author) for s in scores.values()} == {("otel", "support-bot")}
+
+    def test_a_boolean_value_is_a_pass_or_a_fail(self):
+        sdk = Sdk("support-bot")
+        with sdk.tracer.start_as_current_span("invoke_agent support-bot") as root:
+            root.add_event(EVAL, {"gen_ai.evaluation.name": "grounded", "gen_ai.evaluation.score.value": True})
+            root.add_event(EVAL, {"gen_ai.evaluation.name": "polite", "gen_ai.evaluation.score.value": False})
+        trace_id = format_trace_id(root.get_span_context().trace_id)
+
+        self.send("/v1/traces", sdk.traces_body())
+
+        scores = self.scores()
+        grounded, polite = scores["grounded"], scores["polite"]
+        assert (grounded.data_type, grounded.value, grounded.shown_value) == ("boolean", 1.0, "1")
+        assert (polite.data_type, polite.value, polite.shown_value) == ("boolean", 0.0, "0")
+        # the runs list's "passed" / "failed" filter
+        passed = score_selectors.traces_with_score(self.project, "grounded", result="pass")
+        failed = score_selectors.traces_with_score(self.project, "polite", result="fail")
+        assert [row["trace_id"] for row in passed] == [row["trace_id"] for row in failed] == [trace_id]
 
     def test_exporting_the_same_spans_again_does_not_double_the_scores(self):
         sdk = Sdk("support-bot")
