@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest import rollups
+from aggregates import rollups
+from aggregates.models import Period
 from ingest.locks import advisory_key
-from ingest.models import Period
 
 
 def test_a_trace_keeps_the_key_it_had_before_the_shared_function():
