@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from aggregates import rollups
 from ingest.models import Run, Span
 from tests.factories import make_project, make_user
-from tests.ingest.test_otlp import proto_attributes, proto_span
+from tests.ingest.test_agent_names import send
+from tests.ingest.test_otlp import proto_span
 
 NOW = time.time_ns() - 120 * 10**9
 SECOND = 10**9
@@ -37,16 +37,6 @@ def guarded_run(n: int, agent: str, verdicts: list[str]) -> list:
                             attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini",
                                         "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 5}))  # fmt: skip
     return spans
-
-
-def send(client, key: str, *spans) -> None:
-    request = trace_service_pb2.ExportTraceServiceRequest()
-    resource_spans = request.resource_spans.add()
-    resource_spans.resource.attributes.extend(proto_attributes({"service.name": "helpdesk"}))
-    resource_spans.scope_spans.add().spans.extend(spans)
-    response = client.post("/v1/traces", request.SerializeToString(), content_type="application/x-protobuf",
-                           headers={"authorization": f"Bearer {key}"})  # fmt: skip
-    assert response.status_code == 200, response.content
 
 
 @pytest.mark.django_db
