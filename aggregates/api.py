@@ -31,6 +31,7 @@ from aggregates import selectors as aggregate_selectors
 from ingest import diagnostics, selectors, timeranges
 from ingest.api import normalize_id
 from ingest.models import Run, Span
+from pricing.money import decimal_string
 from tenancy import selectors as tenancy_selectors
 from tenancy.auth import ProjectKeyAuthentication
 from tenancy.models import ApiKey, Project
@@ -220,6 +221,9 @@ class SummaryApi(QueryApi):
             )
         except aggregate_selectors.QueryError as exc:
             raise BadParams({exc.param: [exc.message]}) from None
+        for row in [*data["rows"], data["total"]]:
+            if row["cost_usd"] is not None:
+                row["cost_usd"] = decimal_string(row["cost_usd"])
         return Response(data)
 
 
@@ -286,6 +290,9 @@ class TimeseriesApi(QueryApi):
             )
         except aggregate_selectors.QueryError as exc:
             raise BadParams({exc.param: [exc.message]}) from None
+        if data["metric"] == "cost":
+            for series in data["series"]:
+                series["values"] = [decimal_string(v) for v in series["values"]]
         return Response(data)
 
 

@@ -218,7 +218,7 @@ def summary(
         )
     if group_by == "api_key":
         _label_api_keys(project, out)
-    out.sort(key=lambda r: (-Decimal(r["cost_usd"] or 0), -_count(r), str(r["group"])))
+    out.sort(key=lambda r: (-(r["cost_usd"] or 0), -_count(r), str(r["group"])))
     totals = {o: sum((row[f"agg_{o}"] or 0 for row in sums), start=0) for o in table.sums}
     return {
         "since": span.since,
@@ -243,16 +243,11 @@ def _measures(table: Table, sums: dict[str, Any]) -> dict[str, Any]:
     for name, value in sums.items():
         values[name] = value or 0
     if values["cost_usd"] is not None:
-        values["cost_usd"] = decimal_string(Decimal(values["cost_usd"]))
+        values["cost_usd"] = Decimal(values["cost_usd"])
     if values["tool_calls"] is not None:
         calls, errors = values["tool_calls"], values["tool_errors"]
         values["tool_error_rate"] = errors / calls if calls else None
     return values
-
-
-def decimal_string(value: Decimal) -> str:
-    """'0.0123', '12', never exponent notation."""
-    return f"{value.normalize():f}" if value else "0"
 
 
 def _label_api_keys(project: Project, rows: list[dict[str, Any]]) -> None:
@@ -330,7 +325,7 @@ def timeseries(
 
 def _point(metric: str, value: Any) -> Any:
     if metric == "cost" and value is not None:
-        return decimal_string(Decimal(value))
+        return Decimal(value)
     return value
 
 

@@ -15,9 +15,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from aggregates.selectors import decimal_string
 from budgets import selectors, services
 from budgets.models import AnomalyRule, Budget, SlackDestination
+from pricing.money import decimal_string
 from tenancy.auth import HasProjectKey, ProjectKeyAuthentication, api_key_of
 
 

@@ -213,7 +213,7 @@ def _cost_by_agent(project: Project, first: date, days: int) -> dict[str, Decima
     tz = project.tz
     span = TimeRange(timeranges.local_midnight(first, tz), timeranges.local_midnight(first + timedelta(days=days), tz))
     rows = selectors.summary(project, span, group_by="agent")["rows"]
-    return {row["group"] or "(no agent)": Decimal(row["cost_usd"] or 0) for row in rows}
+    return {row["group"] or "(no agent)": row["cost_usd"] or Decimal(0) for row in rows}
 
 
 def digest_message(project: Project, day: date) -> tuple[str, Blocks]:

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from aggregates.selectors import decimal_string
+from pricing.money import decimal_string
 from scores import evaluation_selectors, evaluation_services
 from scores.models import Evaluator
 from tenancy.auth import HasProjectKey, ProjectKeyAuthentication, api_key_of

@@ -4,6 +4,7 @@ filtered by agent, model, user or tool; every choice lives in the URL, and a CSV
 from __future__ import annotations
 
 import csv
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -16,6 +17,7 @@ from aggregates import selectors
 from dashboard import charts
 from dashboard.views.common import HtmxHttpRequest, Page, project_page, query_string
 from dashboard.views.scores import with_quality
+from pricing.money import decimal_string
 from scores import selectors as score_selectors
 
 GROUP_LABELS = {
@@ -113,6 +115,7 @@ def cost_csv(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
     for row in explored["rows"]:
         latency = row["latency_ms"]
         values = [row["group"], *(row[f] for f in selectors.ROW_FIELDS), latency["p50"], latency["p95"], latency["p99"]]
+        values = [decimal_string(v) if isinstance(v, Decimal) else v for v in values]
         writer.writerow([spreadsheet_safe(v) for v in values])
     return response
 

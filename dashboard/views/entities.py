@@ -348,12 +348,12 @@ def models(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
     return render(request, "dashboard/models.html", context)
 
 
-def _per_thousand(cost: str | None, priced_calls: int) -> Decimal | None:
+def _per_thousand(cost: Decimal | None, priced_calls: int) -> Decimal | None:
     """Cost of a thousand calls at the average of the priced ones (None when none was priced:
     unpriced calls would only pull the average towards zero)."""
     if cost is None or priced_calls <= 0:
         return None
-    return Decimal(cost) * 1000 / priced_calls
+    return cost * 1000 / priced_calls
 
 
 # --- Query string helpers ------------------------------------------------------------------

@@ -63,6 +63,6 @@ def with_quality(rows: list[dict[str, Any]], quality: dict[str, score_selectors.
         row["pass_rate"] = rate
         row["cost_per_pass"] = None
         if rate and row.get("runs"):
-            row["cost_per_pass"] = Decimal(row["cost_usd"] or 0) / (Decimal(row["runs"]) * Decimal(str(rate)))
+            row["cost_per_pass"] = (row["cost_usd"] or Decimal(0)) / (Decimal(row["runs"]) * Decimal(str(rate)))
         shown = shown or rate is not None
     return shown

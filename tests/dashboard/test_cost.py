@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from decimal import Decimal
 
 from aggregates import rollups
 from tests.dashboard.test_overview import DashboardTestCase, midnight
@@ -27,8 +28,8 @@ class CostExplorerTests(DashboardTestCase):
     def test_grouping_by_agent_lists_each_agents_cost_and_share(self):
         response = self.client.get(self.url, {"since": "yesterday"})
         rows = {row["group"]: row for row in response.context["rows"]}
-        assert rows["planner"]["cost_usd"] == "0.4"
-        assert rows["writer"]["cost_usd"] == "0.03"
+        assert rows["planner"]["cost_usd"] == Decimal("0.4")
+        assert rows["writer"]["cost_usd"] == Decimal("0.03")
         assert rows["planner"]["failed_runs"] == 1
         assert "93%" in response.content.decode()  # planner's share of $0.43
 

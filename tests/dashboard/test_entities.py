@@ -8,6 +8,7 @@ import html
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from unittest import mock
 
 from django.contrib.auth.models import User
@@ -283,7 +284,7 @@ class UsersTests(UsersTestCase):
         rows = response.context["users"]
         assert [r["group"] for r in rows] == ["bob", "ann"]
         ann = rows[1]
-        assert (ann["runs"], ann["failed_runs"], ann["cost_usd"]) == (2, 1, "0.3")
+        assert (ann["runs"], ann["failed_runs"], ann["cost_usd"]) == (2, 1, Decimal("0.3"))
         assert abs(ann["last_activity"] - (hours_ago(2) + timedelta(seconds=10))) < timedelta(seconds=5)
         body = response.content.decode()
         assert f'href="{BASE}/users/ann/"' in body
@@ -335,8 +336,8 @@ class UserPageTests(UsersTestCase):
     def test_cost_in_the_range_with_change_vs_the_previous_period(self):
         response = self.client.get(self.url)
         totals, before = response.context["totals"], response.context["before"]
-        assert (totals["cost_usd"], totals["runs"], totals["failed_runs"]) == ("0.3", 2, 1)
-        assert (before["cost_usd"], before["runs"]) == ("0.5", 1)
+        assert (totals["cost_usd"], totals["runs"], totals["failed_runs"]) == (Decimal("0.3"), 2, 1)
+        assert (before["cost_usd"], before["runs"]) == (Decimal("0.5"), 1)
         body = response.content.decode()
         assert '<div class="value" data-testid="user-cost">$0.30</div>' in body
         assert "\u221240%" in body  # $0.30 vs $0.50
@@ -530,7 +531,7 @@ class ModelsTests(EntitiesTestCase):
         response = self.client.get(self.url)
         rows = {r["group"]: r for r in response.context["models"]}
         gpt = rows["gpt-4o"]
-        assert (gpt["llm_calls"], gpt["input_tokens"], gpt["cost_usd"]) == (2, 200, "0.4")
+        assert (gpt["llm_calls"], gpt["input_tokens"], gpt["cost_usd"]) == (2, 200, Decimal("0.4"))
         assert gpt["latency_ms"]["p50"] <= gpt["latency_ms"]["p95"] <= gpt["latency_ms"]["p99"] <= 3100
         assert gpt["cost_per_1k"] == 200
         assert rows["my-llama-70b"]["unpriced_calls"] == 2

@@ -60,7 +60,7 @@ class OverviewTests(DashboardTestCase):
         self.seed()
         response = self.client.get(self.url, {"since": "yesterday"})
         body = response.content.decode()
-        assert response.context["totals"]["cost_usd"] == "0.43"
+        assert response.context["totals"]["cost_usd"] == Decimal("0.43")
         assert response.context["totals"]["runs"] == 3
         assert '<div class="value" data-testid="kpi-cost">$0.43</div>' in body
         assert '<div class="value" data-testid="kpi-runs">3</div>' in body
