@@ -1,4 +1,4 @@
-"""The span normalizer against CONVENTIONS.md: master table (a), kind rules (b), pitfalls (e).
+"""The span normalizer against docs/conventions.md: kind rules, priority lists, pitfalls.
 
 Spans are built by hand with the real key names and realistic values. Nothing is stubbed: the
 normalizer runs compiled (mypyc), where a module's functions call each other directly.
@@ -55,7 +55,7 @@ def norm(name: str = "span", attributes: dict[str, Any] | None = None, **kwargs:
 
 
 # ---------------------------------------------------------------------------------------
-# (b) Span-kind rules 0-12
+# docs/conventions.md, "Span kinds": rules 0-12
 # ---------------------------------------------------------------------------------------
 
 
@@ -578,7 +578,7 @@ class TestAntiRules:
 
 
 # ---------------------------------------------------------------------------------------
-# (a) Master table: every row's keys, checked in priority order
+# docs/conventions.md, "Priority lists": every list's keys, checked in priority order
 # ---------------------------------------------------------------------------------------
 
 
@@ -2151,7 +2151,7 @@ class TestErrors:
 
 
 # ---------------------------------------------------------------------------------------
-# Span shapes per framework (CONVENTIONS.md (b) "Span shapes")
+# docs/conventions.md, "Span shapes by framework"
 # ---------------------------------------------------------------------------------------
 
 
