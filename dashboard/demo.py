@@ -1,7 +1,7 @@
 """Pure: a realistic stretch of multi-agent traffic as OTLP protobuf exports, for `seed_demo`.
 
 Five agents answer users over days of traffic shaped like a working week; each run is one
-trace in the OpenTelemetry GenAI conventions (CONVENTIONS.md): an `invoke_agent` root, `chat`
+trace in the OpenTelemetry GenAI conventions (docs/conventions.md, "Sources", tag SC): an `invoke_agent` root, `chat`
 calls with token usage (cache reads included) and prompts/completions in
 `gen_ai.input.messages` / `gen_ai.output.messages`, and `execute_tool` calls. Some tools fail
 (fetch_url often), some runs fail with an exception event, conversations span several runs of

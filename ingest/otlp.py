@@ -341,7 +341,7 @@ def encode_logs_response(*, rejected: int, message: str, as_json: bool) -> bytes
 
 def encode_metrics_response(as_json: bool) -> bytes:
     """An empty ExportMetricsServiceResponse. Metrics are accepted and dropped: their
-    token counts repeat the spans' (CONVENTIONS.md (d))."""
+    token counts repeat the spans' (docs/conventions.md, "One count per real operation")."""
     response = metrics_service_pb2.ExportMetricsServiceResponse()
     return _serialize(response, as_json=as_json)
 

@@ -1,7 +1,7 @@
 """Pure: turn the spans of one trace into the run's summary (root, agent, status, totals).
 
 Recomputed from all of a trace's spans every time some arrive, so the result is the same however
-the spans are split over requests or ordered. Token/cost accounting follows CONVENTIONS.md (b):
+the spans are split over requests or ordered. Token/cost accounting follows docs/conventions.md, "One count per real operation":
 only leaf LLM/embedding calls count, a call seen twice (same response id) counts once, and
 wrapper spans that repeat their children's usage count only when a run has no LLM usage at all.
 """

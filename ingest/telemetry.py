@@ -70,7 +70,7 @@ class DecodedLogs:
 
 
 class SpanKind:
-    """Internal span kinds (CONVENTIONS.md (b)); stored lowercase."""
+    """Internal span kinds (docs/conventions.md, "Span kinds"); stored lowercase."""
 
     AGENT = "agent"
     LLM = "llm"
@@ -111,7 +111,7 @@ class SpanFields:
     request_model: str = ""
     response_model: str = ""
     # Token counts. input_tokens INCLUDES cache read and cache write tokens (decided per source,
-    # CONVENTIONS.md pitfall 1); output_tokens INCLUDES reasoning tokens.
+    # docs/conventions.md, "Cache inside the input"); output_tokens INCLUDES reasoning tokens.
     input_tokens: int | None = None
     output_tokens: int | None = None
     cache_read_tokens: int | None = None

@@ -3,8 +3,8 @@
 Pure (no Django). `normalize` never raises on odd attribute values: what cannot be read
 is "not present". Where things live:
 
-- kinds.py: rules 0-12 of CONVENTIONS.md (b), one ordered table → kind + convention;
-- concepts.py: per-concept priority lists, CONVENTIONS.md (a) row by row;
+- kinds.py: rules 0-12 of docs/conventions.md, "Span kinds", one ordered table → kind + convention;
+- concepts.py: per-concept priority lists, docs/conventions.md, "Priority lists", row by row;
 - usage.py: tokens (inclusive/exclusive cache table, aggregated usage) and cost;
 - errors.py: failure and its type/message;
 - messages.py: input/output messages (`extract_io`);
@@ -13,7 +13,7 @@ is "not present". Where things live:
 - span_view.py / values.py / providers.py: reading, coercion, provider names.
 
 House style tries dialects in order; here the priority lists are per concept instead,
-because CONVENTIONS.md interleaves conventions within each concept (see concepts.py).
+because the spec interleaves conventions within each concept (see concepts.py).
 A new dialect is still a sibling module plus its rows in these lists and its tests.
 """
 

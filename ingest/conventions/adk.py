@@ -2,7 +2,7 @@
 
 ADK writes `gen_ai.system = "gcp.vertex.agent"` (a framework, not a provider; see
 providers.py) and keeps its payloads under `gcp.vertex.agent.*`.
-Source: CONVENTIONS.md (b) rule 9 and the Tool table.
+Source: docs/conventions.md, "Span kinds", rule 9; docs/conventions.md, "Tool call".
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""Per-concept priority lists: CONVENTIONS.md (a) row by row, in the table's order.
+"""Per-concept priority lists: docs/conventions.md, "Priority lists", row by row, in its order.
 
-Why per concept rather than per dialect: the table interleaves conventions within one
+Why per concept rather than per dialect: the lists interleave conventions within one
 concept (user id: Langfuse, then OI/OTel `user.id`, then Langfuse metadata, then VAI, then
 OpenLLMetry), so "try dialect A, then dialect B" cannot reproduce it. Each list below is
-that row, key for key, with the convention tag in a comment; keys or sources that the
-table does not list are marked "(addition)". Dialect modules supply the sources that are
+that row, key for key, with the convention tag in a comment; keys or sources that none
+of the sources lists are marked "(addition)". Dialect modules supply the sources that are
 not one plain key (JSON buckets, keys gated by another key, span-name patterns).
 Tokens and cost live in usage.py, errors in errors.py, kinds in kinds.py.
 """

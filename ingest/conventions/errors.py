@@ -1,4 +1,4 @@
-"""Whether a span failed, and why, from every carrier in the Errors row of CONVENTIONS.md (a).
+"""Whether a span failed, and why, from every carrier in docs/conventions.md, "Errors".
 
 Order: status code 2 + status message → `error.type` → `exception` span events →
 `langfuse.observation.level` + status message → pydantic-ai `failure_stage`.

@@ -1,6 +1,6 @@
 """Flue (scope `@flue/opentelemetry`): kinds come from span-name prefixes.
 
-Source: CONVENTIONS.md (b) rule 9; Langfuse's `@flue/opentelemetry` branch.
+Source: docs/conventions.md, "Span kinds", rule 9; Langfuse's `@flue/opentelemetry` branch.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """OpenTelemetry GenAI semantic conventions (`gen_ai.*`), current (1.41) and deprecated names.
 
-Source: open-telemetry/semantic-conventions v1.41.0 `docs/gen-ai/*` (CONVENTIONS.md tag SC).
+Source: open-telemetry/semantic-conventions v1.41.0 `docs/gen-ai/*` (docs/conventions.md, "Sources", tag SC).
 Used by the OTel contrib instrumentations and, alongside their own keys, by pydantic-ai,
 Logfire, OpenLLMetry ≥0.5, Strands and Google ADK.
 """
@@ -15,7 +15,7 @@ from ingest.telemetry import SpanKind
 
 OPERATION_NAME = "gen_ai.operation.name"
 
-# Rule 3: SC operation names, then custom values seen in the wild (CONVENTIONS.md (b)).
+# Rule 3: SC operation names, then custom values seen in the wild (docs/conventions.md, "Operation names").
 _OPERATION_KINDS = {
     "chat": SpanKind.LLM,
     "text_completion": SpanKind.LLM,

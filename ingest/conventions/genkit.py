@@ -1,6 +1,7 @@
 """Firebase Genkit (scope `genkit-tracer`, `genkit:*` keys).
 
-Source: Langfuse's `genkit-tracer` branches (CONVENTIONS.md (b) rule 5, display name).
+Source: Langfuse's `genkit-tracer` branches (docs/conventions.md, "Span kinds", rule 5; the
+display name in docs/conventions.md, "Run and trace").
 """
 
 from __future__ import annotations

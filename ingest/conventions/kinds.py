@@ -1,7 +1,7 @@
-"""Span-kind classification: the ordered rules 0-12 of CONVENTIONS.md (b), as one table.
+"""Span-kind classification: the ordered rules 0-12 of docs/conventions.md, "Span kinds", as one table.
 
 Each rule lives in its dialect's module; this table only orders them, so a reviewer can
-hold it next to section (b). The first rule that yields a kind wins. Every rule is still
+hold it next to that section. The first rule that yields a kind wins. Every rule is still
 evaluated, so the keys each one inspects count as understood (not "unmapped") whichever
 rule decides.
 
@@ -37,7 +37,7 @@ UNKNOWN = "unknown"
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    number: int  # the rule's number in CONVENTIONS.md (b)
+    number: int  # the rule's number in docs/conventions.md, "Span kinds"
     convention: str  # reported as SpanFields.convention when this rule decides
     decide: Callable[[SpanView], str | None]
 

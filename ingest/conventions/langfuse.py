@@ -1,6 +1,6 @@
 """Langfuse-native attributes (`langfuse.*`), read the way Langfuse's own OTel intake reads them.
 
-Source: langfuse/langfuse `packages/shared/src/server/otel/` (CONVENTIONS.md tag LF).
+Source: langfuse/langfuse `packages/shared/src/server/otel/` (docs/conventions.md, "Sources", tag LF).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ STATUS_MESSAGE = "langfuse.observation.status_message"
 OBSERVATION_METADATA = "langfuse.observation.metadata"
 TRACE_METADATA = "langfuse.trace.metadata"
 
-# Rule 1 of CONVENTIONS.md (b). `event` and `span` decide SPAN: Langfuse says what it is.
+# docs/conventions.md, "Span kinds", rule 1. `event` and `span` decide SPAN: Langfuse says what it is.
 _OBSERVATION_KINDS = {
     "generation": SpanKind.LLM,
     "embedding": SpanKind.EMBEDDING,
@@ -86,7 +86,7 @@ class UsageDetail:
     """One bucket of `langfuse.observation.usage_details` (a JSON object), after `usage_buckets`.
 
     Langfuse buckets are exclusive: `input` is the uncached part, next to
-    `input_cached_tokens` and `input_cache_creation` (pitfall 1).
+    `input_cached_tokens` and `input_cache_creation` (docs/conventions.md, "Pitfalls", pitfall 1).
     """
 
     bucket: str
@@ -233,7 +233,8 @@ def is_error_level(view: SpanView) -> bool:
 
 
 def is_root(view: SpanView) -> bool:
-    """Langfuse forces a span to be the trace root with `as_root` / `is_app_root` (pitfall 3)."""
+    """Langfuse forces a span to be the trace root with `as_root` / `is_app_root` (docs/conventions.md,
+    "Pitfalls", pitfall 3)."""
     flags = [
         as_flag(view.get("langfuse.internal.as_root")),
         as_flag(view.get("langfuse.internal.is_app_root")),

@@ -1,6 +1,6 @@
 """LiveKit Agents (scope `livekit-agents`): kinds come only from span names.
 
-Source: CONVENTIONS.md (b) rule 9; livekit/agents tracing.
+Source: docs/conventions.md, "Span kinds", rule 9; livekit/agents tracing.
 """
 
 from __future__ import annotations

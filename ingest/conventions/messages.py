@@ -1,6 +1,6 @@
 """Message / IO extraction: a span's input and output, whatever convention carried them.
 
-Implements CONVENTIONS.md (c). Pure and total: plain data in, plain data out, and odd input
+Implements docs/conventions.md, "Messages". Pure and total: plain data in, plain data out, and odd input
 never raises (SDKs truncate, double-encode and invent shapes; ingest must keep going).
 
 LLM spans get the OTel GenAI message model, `{role, parts, name?, finish_reason?}`, so the
@@ -69,7 +69,7 @@ _TEXT_KEYS = frozenset(
 )
 _MIME_KEYS = {"input.value": "input.mime_type", "output.value": "output.mime_type"}
 
-# CONVENTIONS.md (a), Tool call rows: per-side priority chains for TOOL spans.
+# docs/conventions.md, "Tool call": per-side priority chains for TOOL spans.
 _TOOL_ARGUMENT_KEYS = (
     "langfuse.observation.input",
     "gen_ai.tool.call.arguments",
@@ -1261,7 +1261,7 @@ _CHAIN: tuple[tuple[Rule, tuple[Rule, ...]], ...] = (
     (_openllmetry, ()),
     *((rule, ()) for rule in _GENERIC_RULES),
 )
-_MESSAGE_RULES = 7  # the first entries of _CHAIN: rules 1-6 of CONVENTIONS.md (c)
+_MESSAGE_RULES = 7  # the first entries of _CHAIN: rules 1-6 of docs/conventions.md, "Messages"
 
 
 def _shadowed_keys(attributes: Mapping[str, Any]) -> set[str]:
@@ -1297,7 +1297,7 @@ _is_shadowed_head = methodcaller("startswith", tuple(f"{prefix}." for prefix in 
 
 
 def _tool_span(span: RawSpan) -> _Found:
-    """TOOL spans: the per-side argument/result chains of CONVENTIONS.md (a)."""
+    """TOOL spans: the per-side argument/result chains of docs/conventions.md, "Tool call"."""
     attributes = span.attributes
     inp, input_keys = _read_first(attributes, _TOOL_ARGUMENT_KEYS)
     out, output_keys = _read_first(attributes, _TOOL_RESULT_KEYS)
@@ -1320,7 +1320,7 @@ def _run_chain(span: RawSpan, llm: bool) -> _Found:
 
 
 def extract_io(span: RawSpan, kind: str) -> tuple[Any, Any, set[str]]:
-    """(input, output, consumed attribute keys) of one span, by the rules of CONVENTIONS.md (c).
+    """(input, output, consumed attribute keys) of one span, by docs/conventions.md, "Messages".
 
     `kind` is the internal span kind (SpanKind). Consumed keys let the caller list what nothing
     mapped without storing the prompt twice.

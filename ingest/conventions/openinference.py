@@ -1,7 +1,7 @@
 """OpenInference (`openinference.span.kind`, `llm.*`, `tool.*`): Arize's convention, also Phoenix's.
 
 Source: Arize-ai/openinference `spec/semantic_conventions.md` and
-`openinference-semantic-conventions/.../semconv/trace/__init__.py` (CONVENTIONS.md tag OI).
+`openinference-semantic-conventions/.../semconv/trace/__init__.py` (docs/conventions.md, "Sources", tag OI).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ from typing import Any
 
 from ingest.conventions.values import as_text
 
-# `gen_ai.system` is sometimes the framework, not the model provider (pitfall 5).
+# `gen_ai.system` is sometimes the framework, not the model provider (docs/conventions.md,
+# "Pitfalls", pitfall 5).
 FRAMEWORKS = frozenset(
     {
         "langchain",  # OpenLLMetry

@@ -1,7 +1,7 @@
 """pydantic-ai (scope `pydantic-ai`) and Logfire (scopes `logfire*`, `logfire.msg*` keys).
 
 Source: pydantic/pydantic-ai `_instrumentation.py`, `models/instrumented.py`, `usage.py`
-(v2.33 and v1.107); pydantic/logfire `integrations/llm_providers/*` (CONVENTIONS.md tags PAI, LFR).
+(v2.33 and v1.107); pydantic/logfire `integrations/llm_providers/*` (docs/conventions.md, "Sources", tags PAI, LFR).
 Most PAI keys are plain OTel GenAI ones; this module holds what is particular to it.
 """
 

@@ -27,7 +27,8 @@ class SpanView:
     # Taken from the span once: the ~200 reads a span gets go straight to these.
     attributes: dict[str, Any] = field(init=False)
     name: str = field(init=False)
-    # Instrumentation scope name, lowercased: it identifies the emitter (CONVENTIONS.md (d)).
+    # Instrumentation scope name, lowercased: it identifies the emitter (docs/conventions.md,
+    # "Instrumentation scopes").
     scope: str = field(init=False)
     scope_version: str = field(init=False)
     # JSON containers decoded once per span: several sources read fields of the same one.

@@ -1,7 +1,7 @@
 """OpenLLMetry / Traceloop (`traceloop.*`, `llm.*` legacy): ≥0.5 (2026) and ≤0.49 (still deployed).
 
 Source: traceloop/openllmetry `semconv_ai/__init__.py`, `MIGRATION.md`,
-`traceloop-sdk/.../decorators/base.py`, `tracing.py` (CONVENTIONS.md tags TL, TL†).
+`traceloop-sdk/.../decorators/base.py`, `tracing.py` (docs/conventions.md, "Sources", tags TL, TL†).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Token counts and reported cost, with the inclusive/exclusive cache rule of pitfall 1.
+"""Token counts and reported cost, with the inclusive/exclusive cache rule (docs/conventions.md, "Token usage").
 
 Output contract: `input_tokens` ALWAYS includes cache reads and cache writes; `output_tokens`
 includes reasoning. Emitters disagree (SC and OpenInference count cache inside the input,
@@ -22,8 +22,8 @@ from ingest.conventions.span_view import Source, SpanView, first, first_with_sou
 from ingest.conventions.values import MAX_COUNT, as_cost, as_count
 from ingest.telemetry import SpanKind
 
-# --- Priority lists: the rows of CONVENTIONS.md (a) "LLM call", key for key. -------------
-# "(addition)" marks keys not in the table, with where they were seen.
+# --- Priority lists: docs/conventions.md, "Token keys", key for key. ----------------------
+# "(addition)" marks keys none of the sources lists, with where they were seen.
 
 INPUT_TOKENS: tuple[Source, ...] = (
     "gen_ai.usage.input_tokens",  # OTel
@@ -134,7 +134,8 @@ _AGGREGATED_LISTS = tuple(
 )
 
 
-# --- Which input counts include the cache: decided by source (pitfall 1). ---------------
+# --- Which input counts include the cache: decided by source. ---------------------------
+# docs/conventions.md, "Cache inside the input" (one row there per row here).
 
 
 class Family(Enum):
@@ -342,7 +343,8 @@ def _read_counts(view: SpanView, aggregated: bool) -> _Counts:
 
 
 def read_usage(view: SpanView, provider: str) -> Usage:
-    """The span's token counts, inclusive as promised, and whether they repeat children's usage (pitfall 2).
+    """The span's token counts, inclusive as promised, and whether they repeat children's usage
+    (docs/conventions.md, "Aggregated usage").
 
     A span's own `gen_ai.usage.*` is aggregate unless it is an LLM or EMBEDDING call: AGENT,
     CHAIN and root-like spans (PAI ≤1.x `agent run`, VAI 7 `invoke_agent`, VAI wrappers)
@@ -437,5 +439,5 @@ def _bounded(count: int) -> int | None:
 
 
 def read_cost(view: SpanView) -> Decimal | None:
-    """The cost the span reported (USD, Decimal), in the priority order of the Cost row."""
+    """The cost the span reported (USD, Decimal), in the order of docs/conventions.md, "Reported cost"."""
     return first(view, COST, as_cost)

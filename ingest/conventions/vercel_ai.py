@@ -1,7 +1,7 @@
 """Vercel AI SDK (`ai.*`, instrumentation scope `ai`), v4 to v7.
 
 Source: vercel/ai telemetry (`ai.operationId`, `ai.usage.*`, `ai.response.*`, `ai.toolCall.*`);
-Langfuse's scope-`ai` branch (CONVENTIONS.md tag VAI). Spans: wrappers `ai.generateText` /
+Langfuse's scope-`ai` branch (docs/conventions.md, "Sources", tag VAI). Spans: wrappers `ai.generateText` /
 `ai.streamText` (aggregate usage), model calls `ai.*.doGenerate` / `doStream`, tools `ai.toolCall`.
 """
 

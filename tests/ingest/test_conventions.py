@@ -1,4 +1,4 @@
-"""The span normalizer against CONVENTIONS.md: master table (a), kind rules (b), pitfalls (e).
+"""The span normalizer against docs/conventions.md: kind rules, priority lists, pitfalls.
 
 Spans are built by hand with the real key names and realistic values. Nothing is stubbed: the
 normalizer runs compiled (mypyc), where a module's functions call each other directly.
@@ -7,15 +7,18 @@ normalizer runs compiled (mypyc), where a module's functions call each other dir
 from __future__ import annotations
 
 import json
+import os
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.conventions import genai, normalize, usage
+from ingest.conventions import genai, kinds, normalize, usage
 from ingest.conventions.span_view import SpanView
 from ingest.telemetry import RawSpan, SpanEvent, SpanFields, SpanKind
 
@@ -55,7 +58,7 @@ def norm(name: str = "span", attributes: dict[str, Any] | None = None, **kwargs:
 
 
 # ---------------------------------------------------------------------------------------
-# (b) Span-kind rules 0-12
+# docs/conventions.md, "Span kinds": rules 0-12
 # ---------------------------------------------------------------------------------------
 
 
@@ -578,7 +581,7 @@ class TestAntiRules:
 
 
 # ---------------------------------------------------------------------------------------
-# (a) Master table: every row's keys, checked in priority order
+# docs/conventions.md, "Priority lists": every list's keys, checked in priority order
 # ---------------------------------------------------------------------------------------
 
 
@@ -2151,7 +2154,7 @@ class TestErrors:
 
 
 # ---------------------------------------------------------------------------------------
-# Span shapes per framework (CONVENTIONS.md (b) "Span shapes")
+# docs/conventions.md, "Span shapes by framework"
 # ---------------------------------------------------------------------------------------
 
 
@@ -2735,3 +2738,86 @@ def test_a_guardrail_span_carries_its_verdict(name, attributes, verdict, tripped
 def test_an_mcp_tools_call_names_its_server(attributes, kind, resource, server):
     fields = norm("tools/call lookup", attributes, kind=kind, resource=resource)
     assert fields.mcp_server == server
+
+
+# ---------------------------------------------------------------------------------------
+# The spec the code cites: docs/conventions.md
+# ---------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "docs" / "conventions.md"
+# `docs/conventions.md, "Span kinds", rule 5`; the heading may run onto a comment's next line.
+CITATION = re.compile(
+    r'docs/conventions\.md,[\s#]+"([^"]+)"'
+    r"(?:,\s+(?:(rule|pitfall)\s+(\d+)|tags?\s+([A-Z]+†?(?:,\s+[A-Z]+†?)*)))?"
+)
+_SKIPPED_DIRS = {".git", ".venv", "node_modules", "build", "__pycache__"}
+
+
+def _spec_sections() -> dict[str, str]:
+    """Each heading of the spec with the text under it, up to the next heading of its level or above."""
+    lines = SPEC.read_text(encoding="utf-8").splitlines()
+    headings = [
+        (i, len(m.group(1)), m.group(2).strip())
+        for i, line in enumerate(lines)
+        if (m := re.match(r"^(#+) (.+)$", line))
+    ]
+    sections = {}
+    for position, (start, level, title) in enumerate(headings):
+        end = next((i for i, lvl, _ in headings[position + 1 :] if lvl <= level), len(lines))
+        sections[title] = "\n".join(lines[start + 1 : end])
+    return sections
+
+
+def _numbers(section: str) -> set[int]:
+    """Rule numbers (`| 5 |` table rows) and numbered list items (`5. `) of a section."""
+    found = re.findall(r"^(?:\| (\d+) \||(\d+)\. )", section, re.MULTILINE)
+    return {int(row or item) for row, item in found}
+
+
+def _citations() -> list[tuple[str, str, str | None, str | None, str | None]]:
+    found = []
+    for directory, subdirs, files in os.walk(ROOT):
+        subdirs[:] = [d for d in subdirs if d not in _SKIPPED_DIRS]
+        for file in files:
+            path = Path(directory) / file
+            if path.suffix not in {".py", ".md", ".html", ".js"} or path == SPEC:
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            for match in CITATION.finditer(text):
+                line = text.count("\n", 0, match.start()) + 1
+                heading = re.sub(r"\s*\n[\s#]*", " ", match.group(1)).strip()
+                where = f"{path.relative_to(ROOT)}:{line}"
+                found.append((where, heading, match.group(2), match.group(3), match.group(4)))
+    return found
+
+
+def test_every_citation_of_the_spec_names_a_heading_and_number_it_has() -> None:
+    """Code cites the spec by heading and number: a renamed heading or a renumbered rule takes
+    its citations along, or this names each one left behind."""
+    sections = _spec_sections()
+    citations = _citations()
+    assert len(citations) > 30  # the normalizer cites the spec throughout; fewer means the pattern broke
+    missing = []
+    for where, heading, numbered, number, tags in citations:
+        if heading not in sections:
+            missing.append(f'{where}: no heading "{heading}"')
+        elif numbered and int(number or 0) not in _numbers(sections[heading]):
+            missing.append(f'{where}: "{heading}" has no {numbered} {number}')
+        elif tags:
+            missing.extend(
+                f'{where}: "{heading}" has no tag {tag}'
+                for tag in re.split(r",\s+", tags)
+                if not re.search(rf"^\| {tag} \||\*\*{tag}\*\*", sections[heading], re.MULTILINE)
+            )
+    assert missing == []
+
+
+def test_the_spec_numbers_the_kind_rules_as_the_classifier_does() -> None:
+    documented = _numbers(_spec_sections()["Span kinds"].split("\n### ")[0])
+    assert documented == {rule.number for rule in kinds.RULES} | {12}  # 12: nothing decided
+
+
+def test_the_spec_has_one_cache_row_per_cache_basis_row() -> None:
+    table = [line for line in _spec_sections()["Cache inside the input"].splitlines() if line.startswith("| ")]
+    assert len(table) - 2 == len(usage.CACHE_BASIS)  # less the header and its underline

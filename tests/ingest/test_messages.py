@@ -1,4 +1,4 @@
-"""Message / IO extraction (CONVENTIONS.md (c)): one test per rule and carrier.
+"""Message / IO extraction (docs/conventions.md, "Messages"): one test per rule and carrier.
 
 Payload shapes are copied from the emitters: opentelemetry-instrumentation-openai-v2 and
 opentelemetry-util-genai (SC message JSON, ≤1.36 log events), openinference-instrumentation-openai
