@@ -67,6 +67,7 @@ def alert_message(alert: Alert) -> tuple[str, Blocks]:
     if alert.kind != Alert.Kind.THRESHOLD:
         return run_cap_message(alert)
     budget = alert_budget(alert)
+    assert alert.spend is not None and alert.amount is not None and alert.threshold is not None  # a budget's
     tz = budget.project.tz
     period = period_range(budget.period, tz, alert.period_start)
     percent = (alert.spend * 100 / alert.amount).quantize(Decimal("0.1"))
@@ -90,6 +91,7 @@ def alert_message(alert: Alert) -> tuple[str, Blocks]:
 
 def run_cap_message(alert: Alert) -> tuple[str, Blocks]:
     budget = alert_budget(alert)
+    assert alert.spend is not None and alert.amount is not None  # a run cap's
     project = budget.project
     if alert.kind == Alert.Kind.RUN_COST:
         measured = f"cost {money(alert.spend)}, cap {money(alert.amount)}"
@@ -204,7 +206,7 @@ def anomaly_message(alert: Alert) -> tuple[str, Blocks]:
         ("Latest hour" if recovered else "Observed", observed),
         ("Expected band", f"{band} (usual {usual})"),
         ("Out of band since", f"{since:%Y-%m-%d %H:00} ({rule.project.timezone})"),
-        ("Sensitivity", f"{rule.sensitivity:g} robust sigmas"),
+        ("Sensitivity", f"{rule.sensitivity if alert.sensitivity is None else alert.sensitivity:g} robust sigmas"),
     ]
     return text, card(title, fields, ("View chart", anomaly_link(alert)))
 

@@ -247,9 +247,12 @@ class Alert(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.THRESHOLD)
     trace_id = models.CharField(max_length=32, blank=True)  # the run over a cap
     period_start = models.DateTimeField()
-    threshold = models.DecimalField(max_digits=7, decimal_places=2)  # percent
-    spend = models.DecimalField(max_digits=20, decimal_places=10)
-    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    # A budget's crossed threshold (percent), its spend and amount; a run cap's 100, the run's
+    # cost or tool calls and the cap. Empty for anomalies, which have a band instead.
+    threshold = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    spend = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    sensitivity = models.FloatField(null=True, blank=True)  # an anomaly rule's band width when it fired
     projected = models.DecimalField(max_digits=20, decimal_places=10, default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -56,6 +56,10 @@ class AnomalyAlertTests(TestCase):
         assert alert.period_start == START + SPIKE * timedelta(hours=1)
         assert alert.band_low is not None and alert.band_high is not None and alert.observed is not None
         assert alert.band_low < 2 < alert.band_high < alert.observed
+        # An anomaly has a band, not a budget's threshold, spend and amount; it keeps the sensitivity it fired at.
+        assert (alert.threshold, alert.spend, alert.amount) == (None, None, None)
+        rule = alert.anomaly_rule
+        assert rule is not None and alert.sensitivity == rule.sensitivity
 
     @override_settings(SITE_URL="https://ledger.example")
     def test_the_slack_message_names_metric_scope_value_band_and_links_the_chart(self):
