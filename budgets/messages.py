@@ -67,22 +67,22 @@ def alert_message(alert: Alert) -> tuple[str, Blocks]:
     if alert.kind != Alert.Kind.THRESHOLD:
         return run_cap_message(alert)
     budget = alert_budget(alert)
-    assert alert.spend is not None and alert.amount is not None and alert.threshold is not None  # a budget's
+    spend, amount, threshold = budget_figures(alert)
     tz = budget.project.tz
     period = period_range(budget.period, tz, alert.period_start)
-    percent = (alert.spend * 100 / alert.amount).quantize(Decimal("0.1"))
-    exceeded = alert.threshold >= 100
+    percent = (spend * 100 / amount).quantize(Decimal("0.1"))
+    exceeded = threshold >= 100
     title = f"{'Budget exceeded' if exceeded else 'Budget warning'}: {budget.name}"
     first, last = period.since.astimezone(tz), (period.until - timedelta(seconds=1)).astimezone(tz)
     period_text = f"{budget.get_period_display()} {first:%Y-%m-%d} to {last:%Y-%m-%d} ({budget.project.timezone})"
     text = (
-        f"{title} — {money(alert.spend)} of {money(alert.amount)} ({percent}%), "
-        f"threshold {alert.threshold.normalize():f}%, {budget.scope_label}"
+        f"{title} — {money(spend)} of {money(amount)} ({percent}%), "
+        f"threshold {threshold.normalize():f}%, {budget.scope_label}"
     )
     fields = [
         ("Scope", budget.scope_label),
-        ("Spend", f"{money(alert.spend)} of {money(alert.amount)} ({percent}%)"),
-        ("Threshold", f"{alert.threshold.normalize():f}%"),
+        ("Spend", f"{money(spend)} of {money(amount)} ({percent}%)"),
+        ("Threshold", f"{threshold.normalize():f}%"),
         ("Period", period_text),
         ("Projected by period end", money(alert.projected)),
     ]
@@ -91,12 +91,12 @@ def alert_message(alert: Alert) -> tuple[str, Blocks]:
 
 def run_cap_message(alert: Alert) -> tuple[str, Blocks]:
     budget = alert_budget(alert)
-    assert alert.spend is not None and alert.amount is not None  # a run cap's
+    spend, amount, _ = budget_figures(alert)
     project = budget.project
     if alert.kind == Alert.Kind.RUN_COST:
-        measured = f"cost {money(alert.spend)}, cap {money(alert.amount)}"
+        measured = f"cost {money(spend)}, cap {money(amount)}"
     else:
-        measured = f"{alert.spend:.0f} tool calls, cap {alert.amount:.0f}"
+        measured = f"{spend:.0f} tool calls, cap {amount:.0f}"
     title = f"Runaway run: {budget.name}"
     started = alert.period_start.astimezone(project.tz)
     text = f"{title} — run {alert.trace_id} {measured}, {budget.scope_label}"
@@ -109,6 +109,13 @@ def run_cap_message(alert: Alert) -> tuple[str, Blocks]:
     run_project = _run_project(budget, alert.trace_id)
     link = reverse("run", args=[run_project.organization.slug, run_project.slug, alert.trace_id])
     return text, card(title, fields, ("Open run", f"{settings.SITE_URL}{link}"))
+
+
+def budget_figures(alert: Alert) -> tuple[Decimal, Decimal, Decimal]:
+    """Spend, amount and threshold: every budget and run-cap alert has them (anomalies do not)."""
+    if alert.spend is None or alert.amount is None or alert.threshold is None:
+        raise ValueError(f"alert {alert.pk} is not a budget's")
+    return alert.spend, alert.amount, alert.threshold
 
 
 def _run_project(budget: Budget, trace_id: str) -> Project:
