@@ -56,7 +56,7 @@ from aggregates.models import (
 from ingest import copying, runs, storable, timeranges
 from ingest.locks import advisory_key
 from ingest.models import Run, Span
-from ingest.telemetry import SpanKind
+from ingest.records import SpanKind
 from tenancy.models import Project
 
 log = logging.getLogger(__name__)

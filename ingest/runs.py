@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from ingest.conventions.genai import guardrail_tripped
-from ingest.telemetry import SpanKind
+from ingest.records import SpanKind
 
 USAGE_KINDS = {SpanKind.LLM, SpanKind.EMBEDDING}
 # Names graph frameworks give their root when the user gave none: not an agent name.

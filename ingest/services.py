@@ -18,7 +18,7 @@ from ingest import agent_names, conventions, copying, redaction, runs, signals, 
 from ingest.conventions import messages
 from ingest.locks import advisory_key
 from ingest.models import LogRecord, Run, Span, WorkerHeartbeat
-from ingest.telemetry import DecodedTraces, LogEvent, RawSpan, Rejected, SpanFields
+from ingest.records import DecodedTraces, LogEvent, RawSpan, Rejected, SpanFields
 from pricing import book, lookup
 from tenancy.models import ApiKey, Project
 

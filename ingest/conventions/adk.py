@@ -8,7 +8,7 @@ Source: CONVENTIONS.md (b) rule 9 and the Tool table.
 from __future__ import annotations
 
 from ingest.conventions.span_view import SpanView
-from ingest.telemetry import SpanKind
+from ingest.records import SpanKind
 
 SCOPE = "gcp.vertex.agent"
 

@@ -6,7 +6,7 @@ Source: Langfuse's `genkit-tracer` branches (CONVENTIONS.md (b) rule 5, display 
 from __future__ import annotations
 
 from ingest.conventions.span_view import SpanView
-from ingest.telemetry import SpanKind
+from ingest.records import SpanKind
 
 SUBTYPE = "genkit:metadata:subtype"
 
