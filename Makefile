@@ -59,7 +59,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	SECRET_KEY=lint-only $(BIN)/mypy config tenancy pricing ingest aggregates dashboard budgets scores
+	SECRET_KEY=lint-only $(BIN)/mypy config tenancy pricing ingest aggregates dashboard budgets scores demo
 	SECRET_KEY=lint-only DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 
 # A week of sample multi-agent traffic in a "Demo" project (sent through the OTLP endpoint of an

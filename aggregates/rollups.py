@@ -53,10 +53,10 @@ from aggregates.models import (
     UserRollup,
     UserTotalRollup,
 )
-from ingest import copying, runs, storable, timeranges
+from ingest import copying, run_summary, storable, timeranges
 from ingest.locks import advisory_key
 from ingest.models import Run, Span
-from ingest.telemetry import SpanKind
+from ingest.records import SpanKind
 from tenancy.models import Project
 
 log = logging.getLogger(__name__)
@@ -477,7 +477,7 @@ def _call_totals(
     """LLM and tool call totals of the hour's runs, per dimension key.
 
     In Python rather than SQL: which LLM spans are calls (not wrappers of another LLM span, a
-    call recorded by two instrumentations once) is decided by the same rules in ingest/runs.py
+    call recorded by two instrumentations once) is decided by the same rules in ingest/run_summary.py
     that give Run.llm_calls, so the by-model rows add up to the runs' totals."""
     llm: dict[tuple[Any, ...], _Calls] = defaultdict(_Calls)
     tools: dict[tuple[str, str], _Calls] = defaultdict(_Calls)
@@ -485,7 +485,7 @@ def _call_totals(
         agent, api_key_id = trace_dims[trace_id]
         rows = list(trace_spans)
         facts = [
-            runs.SpanFacts(
+            run_summary.SpanFacts(
                 span_id=s.span_id,
                 parent_span_id=s.parent_span_id,
                 name=s.name,
@@ -502,8 +502,8 @@ def _call_totals(
             for s in rows
         ]
         by_id = {f.span_id: f for f in facts}
-        calls = {f.span_id for f in runs._llm_calls(facts, by_id)}
-        tool_calls = {f.span_id for f in runs.tool_calls(facts, by_id)}
+        calls = {f.span_id for f in run_summary.counted_llm_calls(facts, by_id)}
+        tool_calls = {f.span_id for f in run_summary.tool_calls(facts, by_id)}
         for s in rows:
             if s.span_id in tool_calls:
                 tool = tools[(agent, (s.tool_name or s.name)[:200])]

@@ -32,7 +32,7 @@ os.environ.setdefault("SECRET_KEY", "bench")
 from ingest import native, redaction  # noqa: E402
 from ingest.conventions import normalize  # noqa: E402
 from ingest.otlp import decode_traces  # noqa: E402
-from ingest.telemetry import RawSpan  # noqa: E402
+from ingest.records import RawSpan  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "otlp"
 QUESTION = "What is the weather in Paris tomorrow, and should I book a table outside at eight? " * 4

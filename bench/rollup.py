@@ -153,7 +153,7 @@ def copy_objects(model, objs) -> None:
 
 def new_spans(rng, n_spans, agents, users):
     """n_spans as intake would hand them to ingest_spans, started within the last two hours."""
-    from ingest.telemetry import RawSpan, SpanFields
+    from ingest.records import RawSpan, SpanFields
 
     now_ns = time.time_ns()
     items = []

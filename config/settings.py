@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "dashboard",
     "budgets",
     "scores",
+    "demo",
 ]
 
 MIDDLEWARE = [

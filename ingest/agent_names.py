@@ -10,7 +10,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from ingest.telemetry import RawSpan, SpanFields, SpanKind
+from ingest.records import RawSpan, SpanFields, SpanKind
 
 
 @dataclass(frozen=True)

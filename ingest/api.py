@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from config.api_errors import flatten_errors
 from ingest import otlp, services
 from ingest.conventions import values
-from ingest.telemetry import RawSpan, SpanFields, SpanKind
+from ingest.records import RawSpan, SpanFields, SpanKind
 from tenancy import auth
 
 

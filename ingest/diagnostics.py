@@ -23,7 +23,7 @@ from django.db.models.fields.json import KeyTextTransform
 
 from ingest.conventions.usage import WARNINGS
 from ingest.models import Span
-from ingest.telemetry import SpanKind
+from ingest.records import SpanKind
 from ingest.timeranges import TimeRange
 from tenancy.models import Project
 

@@ -1,4 +1,4 @@
-"""Decode OTLP export requests into `telemetry` dataclasses, and encode OTLP replies.
+"""Decode OTLP export requests into `records` dataclasses, and encode OTLP replies.
 
 Pure: no Django. The HTTP view calls `decode_traces` / `decode_logs` with the raw body
 and headers; the gRPC servicer, which receives parsed messages, calls
@@ -32,7 +32,7 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from ingest.telemetry import (
+from ingest.records import (
     DecodedLogs,
     DecodedTraces,
     LogEvent,

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ingest.telemetry import LogEvent, RawSpan, SpanEvent, SpanFields
+from ingest.records import LogEvent, RawSpan, SpanEvent, SpanFields
 
 MIN_LENGTH = 6  # the shortest thing caught, an e-mail like a@b.co
 SECRET_BY_NAME = "secret"  # noqa: S105  (the marker's kind, not a password)

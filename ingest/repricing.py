@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Q
 
-from ingest import runs, services, signals
+from ingest import run_summary, services, signals
 from ingest.models import Span
 from pricing import book, lookup
 from pricing.lookup import SpanCost
@@ -30,7 +30,7 @@ def _stored_span_cost(span: Span, overrides: list[book.PriceOverride]) -> SpanCo
         modalities=span.modality_tokens if isinstance(span.modality_tokens, dict) else {},
     )
     return lookup.span_cost(
-        priced=span.kind in runs.USAGE_KINDS,
+        priced=span.kind in run_summary.USAGE_KINDS,
         provider=span.provider,
         model=span.response_model or span.request_model,
         usage=usage,
@@ -55,7 +55,7 @@ def reprice_spans(
     Idempotent: a second run changes nothing. Works in short transactions of `batch_size`
     spans, walking primary keys, so no table lock is held for long.
     """
-    spans = Span.objects.filter(kind__in=runs.USAGE_KINDS).order_by("pk")
+    spans = Span.objects.filter(kind__in=run_summary.USAGE_KINDS).order_by("pk")
     if project is not None:
         spans = spans.filter(project=project)
     if since is not None:

@@ -14,11 +14,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ingest import agent_names, conventions, copying, redaction, runs, signals, storable
+from ingest import agent_names, conventions, copying, redaction, run_summary, signals, storable
 from ingest.conventions import messages
 from ingest.locks import advisory_key
 from ingest.models import LogRecord, Run, Span, WorkerHeartbeat
-from ingest.telemetry import DecodedTraces, LogEvent, RawSpan, Rejected, SpanFields
+from ingest.records import DecodedTraces, LogEvent, RawSpan, Rejected, SpanFields
 from pricing import book, lookup
 from tenancy.models import ApiKey, Project
 
@@ -128,7 +128,7 @@ class _RunSpan:
     trace_id: str
     api_key_id: int | None
     counts_usage: bool
-    facts: runs.SpanFacts
+    facts: run_summary.SpanFacts
     pk: int | None = None
     row: dict[str, Any] | None = None
 
@@ -137,12 +137,12 @@ class _RunSpan:
         return cls(row["trace_id"], row["api_key_id"], False, _facts(row), row=row)
 
 
-_FACT_FIELDS = tuple(f.name for f in dataclasses.fields(runs.SpanFacts))
+_FACT_FIELDS = tuple(f.name for f in dataclasses.fields(run_summary.SpanFacts))
 
 
-def _facts(row: dict[str, Any]) -> runs.SpanFacts:
+def _facts(row: dict[str, Any]) -> run_summary.SpanFacts:
     """A span's facts from its columns; the run shows a span by its display name when it has one."""
-    facts = runs.SpanFacts(**{name: row[name] for name in _FACT_FIELDS})
+    facts = run_summary.SpanFacts(**{name: row[name] for name in _FACT_FIELDS})
     facts.name = row["display_name"] or row["name"]
     return facts
 
@@ -163,7 +163,7 @@ def _update_runs(project: Project, spans: list[_RunSpan]) -> None:
     by_trace: dict[str, list[_RunSpan]] = {}
     for span in spans:
         by_trace.setdefault(span.trace_id, []).append(span)
-    summaries = {trace_id: runs.summarize([s.facts for s in group]) for trace_id, group in by_trace.items()}
+    summaries = {trace_id: run_summary.summarize([s.facts for s in group]) for trace_id, group in by_trace.items()}
     flips: dict[bool, list[int]] = {True: [], False: []}
     roots: dict[str, _RunSpan] = {}
     for trace_id, group in by_trace.items():
@@ -275,7 +275,7 @@ def _span_row(
         "agent_by_rule": f.agent_by_rule,
     }
     cost = lookup.span_cost(
-        priced=f.kind in runs.USAGE_KINDS,
+        priced=f.kind in run_summary.USAGE_KINDS,
         provider=f.provider,
         model=f.response_model or f.request_model,
         usage=book.Usage(
@@ -435,7 +435,7 @@ def _with_log_messages(io_input: Any, io_output: Any, events: list[LogEvent]) ->
 def _run_row(
     project: Project,
     trace_id: str,
-    s: runs.RunSummary,
+    s: run_summary.RunSummary,
     api_key_id: int | None,
     io: tuple[Any, Any] | None,
     now: datetime,

@@ -12,7 +12,8 @@ from django.core.validators import URLValidator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from scores import evaluation_selectors, evaluation_services
+from scores.evaluators import selectors as evaluator_selectors
+from scores.evaluators import services as evaluator_services
 from scores.models import Evaluation, Evaluator, Score
 
 
@@ -68,7 +69,7 @@ class EvaluatorForm(forms.ModelForm[Evaluator]):
 
     def clean_base_url(self) -> str:
         value: str = self.cleaned_data.get("base_url") or ""
-        if value and not evaluation_services.host_allowed(value):
+        if value and not evaluator_services.host_allowed(value):
             raise forms.ValidationError("this host is not in AGENTLEDGER_JUDGE_ALLOWED_HOSTS")
         return value
 
@@ -86,7 +87,7 @@ class EvaluatorAdmin(admin.ModelAdmin[Evaluator]):
     readonly_fields = ("masked_api_key", "created_at", "updated_at")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Evaluator]:
-        return evaluation_selectors.evaluators_with_counts(super().get_queryset(request))
+        return evaluator_selectors.evaluators_with_counts(super().get_queryset(request))
 
     @admin.display(description="agent")
     def agent_label(self, evaluator: Evaluator) -> str:
@@ -94,7 +95,7 @@ class EvaluatorAdmin(admin.ModelAdmin[Evaluator]):
 
     @admin.display(description="judge spend today")
     def spend_today(self, evaluator: Evaluator) -> str:
-        return _usd(evaluation_selectors.spend_today(evaluator))
+        return _usd(evaluator_selectors.spend_today(evaluator))
 
     @admin.display(description="done", ordering="done_count")
     def done(self, evaluator: Evaluator) -> int:
@@ -106,7 +107,7 @@ class EvaluatorAdmin(admin.ModelAdmin[Evaluator]):
 
     def save_model(self, request: HttpRequest, obj: Evaluator, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        if not evaluation_services.judge_model_priced(obj):
+        if not evaluator_services.judge_model_priced(obj):
             messages.warning(
                 request,
                 f"“{obj.judge_model}” is not in the price book: its calls are recorded as unpriced and the daily "

@@ -87,12 +87,12 @@ class ScoreRollup(models.Model):
         return f"{self.name} of {self.agent_name or '(no agent)'} at {self.bucket:%Y-%m-%d %H:00}"
 
 
-# --- Evaluators: an LLM judge grading live runs (scores/evaluation_services.py) -------------
+# --- Evaluators: an LLM judge grading live runs (scores/evaluators/) ------------------------
 
 
 def validate_rubric(value: str) -> None:
     """A rubric must compile in the restricted template language and use the run's data."""
-    from scores import rubric  # the template engine is built on first use, not at model import
+    from scores.evaluators import rubric  # the template engine is built on first use, not at model import
 
     try:
         rubric.check(value)

@@ -9,8 +9,8 @@ from typing import Any
 from django.dispatch import receiver
 
 from aggregates.signals import hour_rolled_up
+from ingest.records import LogEvent, RawSpan
 from ingest.signals import log_events_stored, spans_stored
-from ingest.telemetry import LogEvent, RawSpan
 from scores import rollups, services
 from tenancy.models import Project
 

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from django.db import transaction
 
 from ingest import storable
-from ingest.telemetry import LogEvent, RawSpan
+from ingest.records import LogEvent, RawSpan
 from scores import otel, rollups
 from scores.models import Score
 from tenancy.models import Project

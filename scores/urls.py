@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from scores import api, evaluator_api
+from scores import api
+from scores.evaluators import api as evaluator_api
 
 urlpatterns = [
     path("api/v1/scores", api.ScoresApi.as_view(), name="api-scores"),

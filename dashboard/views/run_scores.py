@@ -14,9 +14,9 @@ from django.views.decorators.http import require_POST
 from dashboard.views.common import HtmxHttpRequest, Page, project_page
 from ingest import selectors
 from ingest.models import Run
-from scores import evaluation_selectors
 from scores import selectors as score_selectors
 from scores import services as score_services
+from scores.evaluators import selectors as evaluator_selectors
 from scores.models import Score
 
 
@@ -38,7 +38,7 @@ def scores_context(request: HtmxHttpRequest, page: Page, run: Run, form: Feedbac
     return {
         "scores": scores,
         "evaluations": (
-            evaluation_selectors.run_evaluations(page.project, run.trace_id)
+            evaluator_selectors.run_evaluations(page.project, run.trace_id)
             if any(s.source == Score.Source.EVALUATOR for s in scores)
             else {}
         ),

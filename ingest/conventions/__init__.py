@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from ingest.conventions import concepts, errors, genai, kinds, langfuse, messages, usage
 from ingest.conventions.span_view import SpanView
-from ingest.telemetry import RawSpan, SpanFields
+from ingest.records import RawSpan, SpanFields
 
 __all__ = ["normalize"]
 

@@ -8,7 +8,7 @@ Source: docs/conventions.md, "Span kinds", rule 9; docs/conventions.md, "Tool ca
 from __future__ import annotations
 
 from ingest.conventions.span_view import SpanView
-from ingest.telemetry import SpanKind
+from ingest.records import SpanKind
 
 SCOPE = "gcp.vertex.agent"
 

@@ -25,7 +25,7 @@ from ingest.conventions import (
 from ingest.conventions.langfuse import MetadataValue
 from ingest.conventions.span_view import Source, SpanView, first
 from ingest.conventions.values import as_first_text, as_payload, as_tags, as_text
-from ingest.telemetry import SpanKind
+from ingest.records import SpanKind
 
 _OBSERVATION_METADATA = "langfuse.observation.metadata"
 _TRACE_METADATA = "langfuse.trace.metadata"

@@ -11,7 +11,7 @@ import re
 
 from ingest.conventions.span_view import SpanView
 from ingest.conventions.values import as_flag, as_text
-from ingest.telemetry import SpanKind
+from ingest.records import SpanKind
 
 OPERATION_NAME = "gen_ai.operation.name"
 

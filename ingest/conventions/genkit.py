@@ -7,7 +7,7 @@ display name in docs/conventions.md, "Run and trace").
 from __future__ import annotations
 
 from ingest.conventions.span_view import SpanView
-from ingest.telemetry import SpanKind
+from ingest.records import SpanKind
 
 SUBTYPE = "genkit:metadata:subtype"
 

@@ -30,7 +30,7 @@ from ingest.conventions import (
     vercel_ai,
 )
 from ingest.conventions.span_view import SpanView
-from ingest.telemetry import SpanKind
+from ingest.records import SpanKind
 
 UNKNOWN = "unknown"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from ingest.conventions.span_view import SpanView
 from ingest.conventions.values import as_cost, as_count, as_flag
-from ingest.telemetry import SpanKind
+from ingest.records import SpanKind
 
 OBSERVATION_TYPE = "langfuse.observation.type"
 MODEL_NAME = "langfuse.observation.model.name"

@@ -6,7 +6,7 @@ Source: docs/conventions.md, "Span kinds", rule 9; livekit/agents tracing.
 from __future__ import annotations
 
 from ingest.conventions.span_view import SpanView
-from ingest.telemetry import SpanKind
+from ingest.records import SpanKind
 
 SCOPE_PREFIX = "livekit"
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from operator import methodcaller
 from typing import Any
 
-from ingest.telemetry import LogEvent, RawSpan, SpanKind
+from ingest.records import LogEvent, RawSpan, SpanKind
 
 Message = dict[str, Any]
 Part = dict[str, Any]

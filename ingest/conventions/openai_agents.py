@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from ingest.conventions.span_view import SpanView
 from ingest.conventions.values import as_text
-from ingest.telemetry import SpanKind
+from ingest.records import SpanKind
 
 MESSAGE_TEMPLATE = "logfire.msg_template"
 CONVENTION_LOGFIRE = "logfire"

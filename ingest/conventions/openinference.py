@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from ingest.conventions.span_view import SpanView
 from ingest.conventions.values import as_cost
-from ingest.telemetry import SpanKind
+from ingest.records import SpanKind
 
 SPAN_KIND = "openinference.span.kind"
 MODEL_NAME = "llm.model_name"

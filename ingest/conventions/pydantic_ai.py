@@ -13,7 +13,7 @@ from typing import Any
 
 from ingest.conventions.span_view import SpanView
 from ingest.conventions.values import as_text
-from ingest.telemetry import SpanKind
+from ingest.records import SpanKind
 
 SCOPE = "pydantic-ai"
 AGENT_NAME = "agent_name"  # the run span, every version

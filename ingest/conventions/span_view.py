@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ingest.conventions.values import as_object
-from ingest.telemetry import RawSpan, SpanKind
+from ingest.records import RawSpan, SpanKind
 
 T = TypeVar("T")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ingest.conventions.span_view import SpanView
-from ingest.telemetry import SpanKind
+from ingest.records import SpanKind
 
 SPAN_KIND = "traceloop.span.kind"
 ENTITY_NAME = "traceloop.entity.name"

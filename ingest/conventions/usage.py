@@ -20,7 +20,7 @@ from ingest.conventions import langfuse, openinference, pydantic_ai, vercel_ai
 from ingest.conventions.langfuse import UsageDetail
 from ingest.conventions.span_view import Source, SpanView, first, first_with_source
 from ingest.conventions.values import MAX_COUNT, as_cost, as_count
-from ingest.telemetry import SpanKind
+from ingest.records import SpanKind
 
 # --- Priority lists: docs/conventions.md, "Token keys", key for key. ----------------------
 # "(addition)" marks keys none of the sources lists, with where they were seen.

@@ -12,7 +12,7 @@ from typing import Any
 
 from ingest.conventions.span_view import SpanView
 from ingest.conventions.values import as_text
-from ingest.telemetry import SpanKind
+from ingest.records import SpanKind
 
 SCOPE = "ai"
 OPERATION_ID = "ai.operationId"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from ingest import services
-from ingest.telemetry import RawSpan, SpanFields
+from ingest.records import RawSpan, SpanFields
 from tenancy.models import ApiKey, Project
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from ingest.conventions import genai, kinds, normalize, usage
 from ingest.conventions.span_view import SpanView
-from ingest.telemetry import RawSpan, SpanEvent, SpanFields, SpanKind
+from ingest.records import RawSpan, SpanEvent, SpanFields, SpanKind
 
 
 def make_span(

@@ -23,7 +23,7 @@ from ingest.conventions.messages import (
     normalize_finish_reason,
     normalize_role,
 )
-from ingest.telemetry import LogEvent, RawSpan, SpanEvent, SpanKind
+from ingest.records import LogEvent, RawSpan, SpanEvent, SpanKind
 
 LLM = SpanKind.LLM
 TOOL = SpanKind.TOOL

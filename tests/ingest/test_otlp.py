@@ -25,7 +25,7 @@ from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from ingest import otlp
-from ingest.telemetry import (
+from ingest.records import (
     DecodedLogs,
     DecodedTraces,
     LogEvent,

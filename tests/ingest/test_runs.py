@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from ingest.runs import SpanFacts, summarize
+from ingest.run_summary import SpanFacts, summarize
 
 T0 = datetime(2026, 11, 23, 10, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from typing import Any
 from django.test import Client
 from django.utils import timezone
 
-from scores import evaluation_services
+from scores.evaluators import services as evaluator_services
 from scores.models import Evaluator
 from tenancy.models import Project
 
@@ -79,4 +79,4 @@ def make_evaluator(project: Project, **fields: Any) -> Evaluator:
         "api_key": "sk-test-judge-key-0001",
     }
     values.update(fields)
-    return evaluation_services.evaluator_save(Evaluator(project=project, **values))
+    return evaluator_services.evaluator_save(Evaluator(project=project, **values))

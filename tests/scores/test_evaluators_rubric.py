@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import SimpleTestCase
 
-from scores import rubric
+from scores.evaluators import rubric
 
 
 def context(input=None, output=None, calls=(), total=None, **run):

@@ -12,8 +12,9 @@ from django.test import TestCase, override_settings
 from django.utils import timezone
 
 from ingest.models import Run
-from scores import evaluation_services, evaluators
-from scores.evaluation_services import claim_runs, evaluate_runs
+from scores.evaluators import decisions
+from scores.evaluators import services as evaluator_services
+from scores.evaluators.services import claim_runs, evaluate_runs
 from scores.models import Evaluation, Score
 from tests.factories import make_project
 from tests.fakes.judge_server import fake_judge
@@ -88,7 +89,7 @@ class ClaimTests(EvaluatorTestCase):
         trace_ids = self.runs(40)
         claim_runs(timezone.now())
 
-        expected = {t for t in trace_ids if evaluators.sampled(evaluator.pk, t, Decimal(50))}
+        expected = {t for t in trace_ids if decisions.sampled(evaluator.pk, t, Decimal(50))}
         pending = set(evaluator.evaluations.filter(status=Status.PENDING).values_list("trace_id", flat=True))
         assert pending == expected
         assert evaluator.evaluations.filter(status=Status.NOT_SAMPLED).count() == 40 - len(expected)
@@ -279,11 +280,11 @@ class RetryTests(EvaluatorTestCase):
     def test_server_errors_back_off_and_give_up_after_the_last_attempt(self):
         self.evaluator()
         [trace_id] = self.runs()
-        for _ in range(evaluators.MAX_ATTEMPTS):
+        for _ in range(decisions.MAX_ATTEMPTS):
             self.judge.answer(503, "upstream down")
         now = timezone.now()
         waits = []
-        for _ in range(evaluators.MAX_ATTEMPTS):
+        for _ in range(decisions.MAX_ATTEMPTS):
             evaluate_runs(now)
             evaluation = self.evaluation(trace_id)
             if evaluation.status == Status.PENDING:
@@ -292,9 +293,9 @@ class RetryTests(EvaluatorTestCase):
 
         assert waits == [timedelta(seconds=s) for s in (30, 60, 120, 240)]
         evaluation = self.evaluation(trace_id)
-        assert (evaluation.status, evaluation.attempts) == (Status.ERROR, evaluators.MAX_ATTEMPTS)
-        assert evaluation.error == f"the judge answered 503: upstream down (attempt {evaluators.MAX_ATTEMPTS})"
-        assert len(self.judge.requests) == evaluators.MAX_ATTEMPTS
+        assert (evaluation.status, evaluation.attempts) == (Status.ERROR, decisions.MAX_ATTEMPTS)
+        assert evaluation.error == f"the judge answered 503: upstream down (attempt {decisions.MAX_ATTEMPTS})"
+        assert len(self.judge.requests) == decisions.MAX_ATTEMPTS
 
     def test_a_refused_connection_is_transient(self):
         self.evaluator(base_url="http://127.0.0.1:9/v1")
@@ -319,8 +320,8 @@ class RetryTests(EvaluatorTestCase):
         now = timezone.now()
         claim_runs(now)
         pk = self.evaluation(trace_id).pk
-        assert evaluation_services._lease(pk, now) is True
-        assert evaluation_services._lease(pk, now) is False
+        assert evaluator_services._lease(pk, now) is True
+        assert evaluator_services._lease(pk, now) is False
         assert evaluate_runs(now).judged == 0, "a leased evaluation is not judged by another pass"
 
 

@@ -10,8 +10,8 @@ import httpx2
 import pytest
 from django.test import SimpleTestCase
 
-from scores import evaluators, judge
-from scores.evaluators import Admission, Verdict, VerdictError, parse_verdict, sampled
+from scores.evaluators import decisions, judge
+from scores.evaluators.decisions import Admission, Verdict, VerdictError, parse_verdict, sampled
 
 
 class SamplingTests(SimpleTestCase):
@@ -75,11 +75,11 @@ class VerdictTests(SimpleTestCase):
 
     def test_a_long_reason_is_cut_and_a_non_text_reason_kept_as_json(self):
         long = parse_verdict("binary", '{"verdict": "pass", "reason": "%s"}' % ("x" * 20_000))
-        assert len(long.reason) == evaluators.MAX_REASON_CHARS
+        assert len(long.reason) == decisions.MAX_REASON_CHARS
         assert parse_verdict("binary", '{"verdict": "pass", "reason": ["a", "b"]}').reason == '["a", "b"]'
 
     def test_the_request_asks_for_json(self):
-        body = evaluators.chat_request(model="gpt-4o-mini", verdict_type="scale", prompt="Grade this")
+        body = decisions.chat_request(model="gpt-4o-mini", verdict_type="scale", prompt="Grade this")
         assert body["response_format"] == {"type": "json_object"}
         assert [m["role"] for m in body["messages"]] == ["system", "user"]
         assert "JSON" in body["messages"][0]["content"]
@@ -89,9 +89,9 @@ class VerdictTests(SimpleTestCase):
 
 class RetryDelayTests(SimpleTestCase):
     def test_retry_after_wins_and_backoff_doubles_up_to_the_cap(self):
-        assert evaluators.retry_delay(1, 2.5) == timedelta(seconds=2.5)
-        assert evaluators.retry_delay(1, 99_999) == evaluators.MAX_BACKOFF
-        assert [evaluators.retry_delay(n, None).total_seconds() for n in (1, 2, 3, 4, 5, 6)] == [
+        assert decisions.retry_delay(1, 2.5) == timedelta(seconds=2.5)
+        assert decisions.retry_delay(1, 99_999) == decisions.MAX_BACKOFF
+        assert [decisions.retry_delay(n, None).total_seconds() for n in (1, 2, 3, 4, 5, 6)] == [
             30, 60, 120, 240, 480, 900,
         ]  # fmt: skip
 

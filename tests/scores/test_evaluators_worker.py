@@ -12,8 +12,8 @@ import pytest
 
 from ingest import tasks as ingest_tasks
 from ingest.models import Run, WorkerHeartbeat
-from scores import evaluators
 from scores import tasks as score_tasks
+from scores.evaluators import decisions
 from scores.models import Evaluation, Score
 from tests import processes
 from tests.factories import make_project
@@ -60,7 +60,7 @@ def test_sampling_honours_the_rate_each_run_is_judged_once_and_the_judge_cost_is
         spans = [span for i in range(200) for span in run_spans(f"run-{i}")]
         trace_ids = post_spans(key, spans)
         run_costs = dict(Run.objects.values_list("trace_id", "cost_usd"))
-        expected = {t for t in trace_ids if evaluators.sampled(evaluator.pk, t, Decimal(50))}
+        expected = {t for t in trace_ids if decisions.sampled(evaluator.pk, t, Decimal(50))}
 
         with worker(tmp_path):
             evaluate_until_settled("sampling")  # every round sends the task twice

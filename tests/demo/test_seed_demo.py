@@ -27,7 +27,7 @@ from django.utils import timezone
 from aggregates.models import RunRollup
 from budgets.delivery import outbox
 from budgets.models import Alert, SlackDestination
-from dashboard import demo
+from demo import traffic
 from ingest.models import Run, Span
 from scores.models import Score
 from tenancy.models import ApiKey, Membership, Project
@@ -63,7 +63,7 @@ class SeedDemoTests(TransactionTestCase):
         assert {m.user.username: m.role for m in members} == {"root": "admin", "ann": "editor"}
         runs = Run.objects.filter(project=project)
         assert runs.count() >= 50
-        assert set(runs.values_list("agent_name", flat=True)) == {a.name for a in demo.AGENTS}
+        assert set(runs.values_list("agent_name", flat=True)) == {a.name for a in traffic.AGENTS}
         assert runs.values("user_id").distinct().count() >= 10
         sessions = runs.exclude(session_id="").values("session_id").annotate(n=Count("pk"))
         assert any(s["n"] > 1 for s in sessions), "some conversations span several runs"
@@ -73,13 +73,13 @@ class SeedDemoTests(TransactionTestCase):
         seed()
         spans = Span.objects.filter(project__slug="demo")
         llm = spans.filter(kind="llm")
-        assert {"gpt-4o", "gpt-4o-mini", "claude-sonnet-4", demo.UNPRICED_MODEL} <= set(
+        assert {"gpt-4o", "gpt-4o-mini", "claude-sonnet-4", traffic.UNPRICED_MODEL} <= set(
             llm.values_list("request_model", flat=True)
         )
         priced = llm.filter(request_model="gpt-4o-mini").exclude(cost_usd=None).first()
         assert priced.cost_source == "computed" and priced.cache_read_tokens is not None
         assert priced.input[-1]["role"] in ("user", "tool") and priced.output[0]["role"] == "assistant"
-        unpriced = llm.filter(request_model=demo.UNPRICED_MODEL).exclude(input_tokens=None).first()
+        unpriced = llm.filter(request_model=traffic.UNPRICED_MODEL).exclude(input_tokens=None).first()
         assert unpriced.cost_usd is None and unpriced.cost_source == "unpriced"
         assert Run.objects.filter(project__slug="demo", unpriced_calls__gt=0).exists()
         tools = set(spans.filter(kind="tool").values_list("tool_name", flat=True))
@@ -94,7 +94,7 @@ class SeedDemoTests(TransactionTestCase):
 
     def test_the_spike_day_costs_several_normal_days_for_the_spiking_agent(self):
         seed()
-        runs = Run.objects.filter(project__slug="demo", agent_name=demo.SPIKE_AGENT)
+        runs = Run.objects.filter(project__slug="demo", agent_name=traffic.SPIKE_AGENT)
         cost = {
             days_ago: runs.filter(start_time__gte=midnight(days_ago), start_time__lt=midnight(days_ago - 1)).aggregate(
                 cost=Sum("cost_usd")
@@ -129,14 +129,14 @@ class SeedDemoTests(TransactionTestCase):
         assert "alerts: " in output
         project = Project.objects.get(slug="demo")
         spike = Alert.objects.get(anomaly_rule__project=project, kind=Alert.Kind.ANOMALY, metric="cost",
-                                  scope_value=demo.SPIKE_AGENT)  # fmt: skip
-        assert spike.period_start.date() == demo.spike_day(timezone.now(), 7).date()
+                                  scope_value=traffic.SPIKE_AGENT)  # fmt: skip
+        assert spike.period_start.date() == traffic.spike_day(timezone.now(), 7).date()
 
         slack: FakeSlack = self.enterContext(fake_slack())
         SlackDestination.objects.create(project=project, name="#ops", webhook_url=slack.url())
         outbox.deliver_due_alerts(timezone.now() + timedelta(hours=2))  # past the no-destination retry
         texts = [r.json["text"] for r in slack.received]
-        assert any("Cost per hour" in t and demo.SPIKE_AGENT in t for t in texts), texts
+        assert any("Cost per hour" in t and traffic.SPIKE_AGENT in t for t in texts), texts
 
         self.client.force_login(self.root)
         alerts_page = self.client.get("/p/default/demo/alerts/").content.decode()

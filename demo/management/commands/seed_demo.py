@@ -41,7 +41,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from aggregates import rollups
 from budgets.anomalies import services as anomaly_services
 from budgets.models import Alert
-from dashboard import demo
+from demo import traffic
 from ingest.models import Run
 from tenancy import services
 from tenancy.models import Membership, Organization, Project
@@ -80,7 +80,7 @@ class Command(BaseCommand):
         users = members_to_add(options["user"])
         project, raw_key = demo_project()
         members = add_members(project.organization, users)
-        runs = demo.generate(
+        runs = traffic.generate(
             days=options["days"], runs_per_day=options["runs_per_day"], end=timezone.now(), seed=options["seed"]
         )
         with _endpoint(url) as endpoint:
@@ -93,7 +93,7 @@ class Command(BaseCommand):
         self.summarize(project, runs, sent, url, members, time.monotonic() - started)
 
     def summarize(
-        self, project: Project, runs: list[demo.DemoRun], sent: int, url: str, members: list[str], seconds: float
+        self, project: Project, runs: list[traffic.DemoRun], sent: int, url: str, members: list[str], seconds: float
     ) -> None:
         """Totals as stored (read back, so a silently dropped run shows), and where to look."""
         trace_ids = [run.spans[0].trace_id.hex() for run in runs]
@@ -111,7 +111,7 @@ class Command(BaseCommand):
             f"Seeded project {project.name!r} ({project}) in {seconds:.1f}s:\n"
             f"  runs:   {totals['runs']} ({totals['failed']} failed), spans: {sent}\n"
             f"  cost:   ${totals['cost']:.2f} (+ {totals['unpriced']} calls of a model without a price)\n"
-            f"  spike:  {len(spikes)} runaway {demo.SPIKE_AGENT} run(s) on {spike_day:%a %b %d} cost ${spike_cost:.2f}\n"
+            f"  spike:  {len(spikes)} runaway {traffic.SPIKE_AGENT} run(s) on {spike_day:%a %b %d} cost ${spike_cost:.2f}\n"
             f"  alerts: {anomalies} anomaly alert(s) on the Alerts page\n"
             f"  open:   {base_url.rstrip('/')}{path}{hint}"
         )
@@ -178,10 +178,10 @@ def add_members(organization: Organization, users: list[User]) -> list[str]:
     return sorted({user.get_username() for user in users})
 
 
-def send(endpoint: str, raw_key: str, runs: list[demo.DemoRun], *, max_spans: int) -> int:
+def send(endpoint: str, raw_key: str, runs: list[traffic.DemoRun], *, max_spans: int) -> int:
     """Post the runs as gzip'd OTLP/protobuf exports; any refusal or rejected span stops us."""
     sent = 0
-    for export in demo.export_requests(runs, max_spans=max_spans):
+    for export in traffic.export_requests(runs, max_spans=max_spans):
         spans = sum(len(s.spans) for r in export.resource_spans for s in r.scope_spans)
         _post(f"{endpoint}/v1/traces", raw_key, gzip.compress(export.SerializeToString(), compresslevel=5))
         sent += spans

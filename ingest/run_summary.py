@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from ingest.conventions.genai import guardrail_tripped
-from ingest.telemetry import SpanKind
+from ingest.records import SpanKind
 
 USAGE_KINDS = {SpanKind.LLM, SpanKind.EMBEDDING}
 # Names graph frameworks give their root when the user gave none: not an agent name.
@@ -101,7 +101,7 @@ def summarize(spans: list[SpanFacts]) -> RunSummary:
     ordered = sorted(spans, key=lambda s: (depth[s.span_id], s.start_time, s.span_id))
     usage_ids = usage_span_ids(spans, by_id)
     counted = [by_id[i] for i in sorted(usage_ids)]
-    calls = _llm_calls(spans, by_id)
+    calls = counted_llm_calls(spans, by_id)
     tools = tool_calls(spans, by_id)
     failed = root.is_error or any(s.is_error for s in spans if s.kind == SpanKind.AGENT)
     start = min(s.start_time for s in spans)
@@ -152,7 +152,7 @@ def usage_span_ids(spans: list[SpanFacts], by_id: dict[str, SpanFacts]) -> set[s
     return {s.span_id for s in aggregated if not _ancestor_ids(s, by_id) & aggregated_ids}
 
 
-def _llm_calls(spans: list[SpanFacts], by_id: dict[str, SpanFacts]) -> list[SpanFacts]:
+def counted_llm_calls(spans: list[SpanFacts], by_id: dict[str, SpanFacts]) -> list[SpanFacts]:
     """LLM spans that are calls (not wrappers of another LLM span, not a preparation step beside
     the call), a duplicated call once."""
     llm = [s for s in spans if s.kind == SpanKind.LLM]

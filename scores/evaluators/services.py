@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from ingest.models import Run, Span
 from pricing import book, lookup
-from scores import evaluation_selectors, evaluators, judge, rubric
+from scores.evaluators import decisions, judge, rubric, selectors
 from scores.models import Evaluation, Evaluator, Score
 from scores.services import NewScore, scores_upsert
 
@@ -141,7 +141,7 @@ def _claim(evaluator: Evaluator, now: datetime) -> int:
     )
     rows = [
         Evaluation(project_id=evaluator.project_id, evaluator=evaluator, trace_id=trace_id, next_attempt_at=now)
-        if evaluators.sampled(evaluator.pk, trace_id, evaluator.sample_rate)
+        if decisions.sampled(evaluator.pk, trace_id, evaluator.sample_rate)
         else Evaluation(
             project_id=evaluator.project_id,
             evaluator=evaluator,
@@ -200,16 +200,16 @@ def _plan_wave(queue: list[Evaluation], now: datetime) -> tuple[list[Evaluation]
     """Split the queue into the calls to start now and the ones that wait. Evaluations over their
     evaluator's cap are finished here as `skipped_cap`. The queue's first evaluation is always
     either finished or started, so every wave moves the loop on."""
-    admissions: dict[int, evaluators.Admission] = {}
+    admissions: dict[int, decisions.Admission] = {}
     wave: list[Evaluation] = []
     rest: list[Evaluation] = []
     for evaluation in queue:
         evaluator = evaluation.evaluator
         if evaluator.pk not in admissions:
-            admissions[evaluator.pk] = evaluators.Admission(
-                spent=evaluation_selectors.spend_today(evaluator, now),
+            admissions[evaluator.pk] = decisions.Admission(
+                spent=selectors.spend_today(evaluator, now),
                 cap=evaluator.daily_cap_usd,
-                estimate=evaluation_selectors.last_call_cost(evaluator),
+                estimate=selectors.last_call_cost(evaluator),
             )
         admission = admissions[evaluator.pk]
         if admission.over_cap:
@@ -231,8 +231,8 @@ class _Failed:
 def _start(pool: ThreadPoolExecutor, http: httpx2.Client, evaluation: Evaluation) -> Future[judge.JudgeReply] | _Failed:
     """Prepare the call on this thread (it reads the run) and start it on the pool."""
     evaluator = evaluation.evaluator
-    if evaluation.attempts > evaluators.MAX_ATTEMPTS:
-        return _Failed(f"gave up after {evaluators.MAX_ATTEMPTS} attempts ({evaluation.error or 'no answer'})")
+    if evaluation.attempts > decisions.MAX_ATTEMPTS:
+        return _Failed(f"gave up after {decisions.MAX_ATTEMPTS} attempts ({evaluation.error or 'no answer'})")
     target = endpoint(evaluator)
     if not host_allowed(target.base_url):
         return _Failed(f"the judge's host is not in AGENTLEDGER_JUDGE_ALLOWED_HOSTS: {target.base_url}")
@@ -240,7 +240,7 @@ def _start(pool: ThreadPoolExecutor, http: httpx2.Client, evaluation: Evaluation
         prompt = rubric.render(evaluator.rubric, run_context(evaluation))
     except (rubric.RubricError, LookupError) as exc:
         return _Failed(str(exc))
-    body = evaluators.chat_request(model=evaluator.judge_model, verdict_type=evaluator.verdict_type, prompt=prompt)
+    body = decisions.chat_request(model=evaluator.judge_model, verdict_type=evaluator.verdict_type, prompt=prompt)
     return pool.submit(judge.complete, http, base_url=target.base_url, api_key=target.api_key, body=body)
 
 
@@ -285,8 +285,8 @@ def _record(evaluation: Evaluation, started: Future[judge.JudgeReply] | _Failed,
     try:
         reply = started.result()
     except judge.JudgeError as exc:
-        if exc.transient and evaluation.attempts < evaluators.MAX_ATTEMPTS:
-            retry_at = now + evaluators.retry_delay(evaluation.attempts, exc.retry_after)
+        if exc.transient and evaluation.attempts < decisions.MAX_ATTEMPTS:
+            retry_at = now + decisions.retry_delay(evaluation.attempts, exc.retry_after)
             Evaluation.objects.filter(pk=evaluation.pk, status=Status.PENDING).update(
                 next_attempt_at=retry_at, error=exc.message
             )
@@ -313,8 +313,8 @@ def _record_reply(evaluation: Evaluation, reply: judge.JudgeReply, now: datetime
         "price_ref": price.model_ref[:200],
     }
     try:
-        verdict = evaluators.parse_verdict(evaluator.verdict_type, reply.content)
-    except evaluators.VerdictError as exc:
+        verdict = decisions.parse_verdict(evaluator.verdict_type, reply.content)
+    except decisions.VerdictError as exc:
         _finish(evaluation, Status.ERROR, now, error=str(exc), **usage)
         return
     binary = evaluator.verdict_type == Evaluator.VerdictType.BINARY

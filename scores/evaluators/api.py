@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pricing.money import decimal_string
-from scores import evaluation_selectors, evaluation_services
+from scores.evaluators import selectors, services
 from scores.models import Evaluator
 from tenancy.auth import HasProjectKey, ProjectKeyAuthentication, api_key_of
 
@@ -42,7 +42,7 @@ class EvaluatorSerializer(serializers.ModelSerializer[Evaluator]):
         read_only_fields = ["id", "created_at"]
 
     def get_spend_today_usd(self, evaluator: Evaluator) -> str:
-        return decimal_string(evaluation_selectors.spend_today(evaluator))
+        return decimal_string(selectors.spend_today(evaluator))
 
 
 def _write(request: Request, evaluator: Evaluator, *, partial: bool) -> Response:
@@ -54,7 +54,7 @@ def _write(request: Request, evaluator: Evaluator, *, partial: bool) -> Response
         setattr(evaluator, field, value)
     created = evaluator.pk is None
     try:
-        evaluation_services.evaluator_save(evaluator)
+        services.evaluator_save(evaluator)
     except ValidationError as exc:
         return Response({"errors": exc.message_dict}, status=400)
     return Response(EvaluatorSerializer(evaluator).data, status=201 if created else 200)

@@ -1,4 +1,4 @@
-"""Plain data that flows through intake: decoded OTLP spans in, normalized span fields out.
+"""The records intake passes around: decoded OTLP spans and log events in, normalized span fields out.
 
 Pure: no Django imports. `otlp.decode_*` produce these; `conventions.normalize` reads a
 `RawSpan` and returns `SpanFields`; `services.ingest_spans` writes them.
