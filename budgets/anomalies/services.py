@@ -5,7 +5,9 @@ Runs every few minutes after the rollups and is safe to run twice: an incident i
 keyed on (rule, agent/tool, first out-of-band hour, kind), inserted with ignore_conflicts; while
 it is open (no "recovered" row with the same key) the series raises nothing new; when the latest
 complete hour is back inside the band a "recovered" row is written and delivered the same way.
-Only complete hours are judged: the current one is still filling.
+The hour in progress is judged too, but only once its partial value is already outside the
+band it would be compared with (a cost spike alerts during the hour it happens); while it is
+inside, only complete hours count, so a half-filled hour never looks like a recovery or a drop.
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ def detect_project_anomalies(
     series = anomaly_selectors.hourly_series(
         project,
         until - WINDOW - past,
-        until,
+        until + timeranges.HOUR,  # with the hour in progress
         weekly_from=judged_since,
         score_names=[rule.score_name for rule in rules],
     )
@@ -128,6 +130,7 @@ def detect_project_anomalies(
                 since=judged_since,
                 floor=rule.floor,
             )
+            detection = _partial_hour_if_outside(detection, until)
             if backfill:
                 new += _past_incidents(rule, key[1], detection, now)
             scope = (rule.pk, key[1])
@@ -142,6 +145,16 @@ def detect_project_anomalies(
         )
         new = [a for a in new if (a.anomaly_rule_id, a.scope_value, a.period_start, a.kind) not in known]
     return len(Alert.objects.bulk_create(new, ignore_conflicts=True))
+
+
+def _partial_hour_if_outside(detection: Detection, until: datetime) -> Detection:
+    """The judgement without the hour in progress unless that hour is already outside its band.
+    Judging is causal (a point's band and its run of outside hours come from earlier points), so
+    dropping the last point leaves the others' verdicts as they are."""
+    judged = detection.judged
+    if judged and judged[-1].point.hour >= until and not judged[-1].outside:
+        return Detection(judged[:-1])
+    return detection
 
 
 def _matches(rule: AnomalyRule, key: anomaly_selectors.SeriesKey) -> bool:

@@ -99,6 +99,23 @@ class AnomalyAlertTests(TestCase):
             "Recovered: Cost per hour, agent support-bot",
         ]
 
+    def test_a_cost_spike_alerts_during_the_hour_it_happens(self):
+        # 15:00 is in progress at 15:07 and has already cost ten times its usual hour.
+        hourly_rollups(self.project, START, HOURS + 1, cost=spike_at(HOURS))
+        assert anomaly_services.detect_anomalies(now=NOW) == 1
+        alert = Alert.objects.get()
+        assert (alert.kind, alert.metric) == ("anomaly", "cost")
+        assert alert.period_start == datetime(2026, 3, 10, 15, tzinfo=UTC)
+
+    def test_an_hour_in_progress_inside_its_band_is_not_a_recovery(self):
+        # 14:00 spiked; 15:00 has barely started, so its small partial cost says nothing yet.
+        hourly_rollups(
+            self.project, START, HOURS + 1, cost=lambda i: 20.0 if i == SPIKE else (0.1 if i == HOURS else 2.0)
+        )
+        assert anomaly_services.detect_anomalies(now=NOW) == 1
+        assert anomaly_services.detect_anomalies(now=NOW + timedelta(minutes=30)) == 0
+        assert list(Alert.objects.values_list("kind", flat=True)) == ["anomaly"]
+
     def test_a_disabled_rule_stays_quiet(self):
         hourly_rollups(self.project, START, HOURS, cost=spike_at(SPIKE))
         anomaly_services.ensure_default_rules(self.project)
