@@ -11,18 +11,28 @@ from tenancy.models import ApiKey, Project
 
 
 class Period(models.TextChoices):
+    MINUTE = "min", "Minute"  # kept AGENTLEDGER_MINUTE_RETENTION_DAYS
     HOUR = "hour", "Hour"
     DAY = "day", "Day (UTC)"
 
 
+class Mark(models.TextChoices):
+    """What a RollupDirty row asks for."""
+
+    HOUR = "hour", "Recompute the hour from its runs (repair)"
+    DAY = "day", "Recompute the UTC day from its hours (repair)"
+    SCORES = "scores", "Roll the hour's scores up again"
+
+
 class RollupDirty(models.Model):
-    """A bucket whose rollups must be recomputed. Ingest marks hours (a new token each time); a
-    worker claims the row (claimed_at, compare-and-swap), recomputes the bucket and deletes the
-    row only if its token is still the one it claimed, so a mark made meanwhile is never lost.
-    A claim older than rollups.CLAIM_TIMEOUT is taken over (its worker died)."""
+    """A bucket to recompute (a repair: `rollup --rebuild`, an upgrade) or an hour whose scores
+    are due. A new token each time it is marked; a worker claims the row (claimed_at,
+    compare-and-swap), does the work and deletes the row only if its token is still the one it
+    claimed, so a mark made meanwhile is never lost. A claim older than rollups.CLAIM_TIMEOUT is
+    taken over (its worker died)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    period = models.CharField(max_length=4, choices=Period.choices)
+    period = models.CharField(max_length=8, choices=Mark.choices)
     bucket = models.DateTimeField()
     token = models.CharField(max_length=32)
     claimed_at = models.DateTimeField(null=True, blank=True)
@@ -36,12 +46,45 @@ class RollupDirty(models.Model):
         return f"{self.project_id} {self.period} {self.bucket:%Y-%m-%d %H}:00"
 
 
+class TraceDirty(models.Model):
+    """A trace whose spans or run changed since its contribution to the rollups was last applied.
+    Intake marks it in its own transaction (a new token each time); the delta pass deletes the
+    mark only if the token is still the one it read, so a change made meanwhile is applied too."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    trace_id = models.CharField(max_length=32)
+    token = models.CharField(max_length=32)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "trace_id"], name="one_mark_per_trace")]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.trace_id}"
+
+
+class RunContribution(models.Model):
+    """What one run added to the rollup rows when it was last applied (aggregates/contributions.py):
+    its row of each table, measures and durations. The next change applies only the difference."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    trace_id = models.CharField(max_length=32)
+    minute = models.DateTimeField()  # the minute the run started in: its buckets
+    rows = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "trace_id"], name="one_contribution_per_run")]
+        indexes = [models.Index(fields=["project", "minute"], name="contribution_minute")]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.trace_id}"
+
+
 class RollupBucket(models.Model):
     """What every rollup row is keyed by first: its project and its hour or UTC day."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     period = models.CharField(max_length=4, choices=Period.choices)
-    bucket = models.DateTimeField()  # start of the hour or UTC day
+    bucket = models.DateTimeField()  # start of the minute, hour or UTC day
 
     class Meta:
         abstract = True

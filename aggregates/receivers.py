@@ -1,23 +1,36 @@
-"""How the rollups follow intake: the buckets that stored or changed spans touch are marked dirty
-in the writer's own transaction, so a mark commits (or rolls back) with the data it is for."""
+"""How the rollups follow intake: the traces that stored or changed spans touch are marked in
+the writer's own transaction, so a mark commits (or rolls back) with the data it is for; once
+the spans are committed, the delta pass is woken (at most once a second), so the rows follow
+within seconds rather than at the next beat."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.dispatch import receiver
 
-from aggregates import rollups
-from ingest.signals import spans_stored, traces_changed
+from aggregates import rollups, tasks
+from ingest.records import RawSpan
+from ingest.signals import runs_updated, spans_stored, traces_changed
 from tenancy.models import Project
 
 
 @receiver(spans_stored)
-def mark_stored_spans_dirty(sender: Any, project: Project, span_starts: list[datetime], **kwargs: Any) -> None:
-    rollups.mark_starts_dirty(project, span_starts)
+def mark_stored_spans(
+    sender: Any, project: Project, spans: list[RawSpan], span_starts: list[datetime], **kwargs: Any
+) -> None:
+    rollups.mark_spans_stored(project, {span.trace_id for span in spans}, span_starts)
 
 
 @receiver(traces_changed)
-def mark_changed_traces_dirty(sender: Any, project: Project, trace_ids: list[str], **kwargs: Any) -> None:
+def mark_changed_traces(sender: Any, project: Project, trace_ids: list[str], **kwargs: Any) -> None:
     rollups.mark_traces_dirty(project, trace_ids)
+
+
+@receiver(runs_updated)
+def wake_delta_pass(sender: Any, **kwargs: Any) -> None:
+    if cache.add("aggregates:delta-pass-woken", 1, timeout=settings.AGENTLEDGER_DELTA_WAKE_SECONDS):
+        tasks.apply_deltas.delay()

@@ -106,6 +106,21 @@ def merge_sketches(parts: Sequence[Sketch]) -> Sketch:
     return Sketch(sum(p.zeros for p in parts), keys, counts.astype(np.int64))
 
 
+def adjust(blob: bytes, added: Sequence[float], removed: Sequence[float]) -> bytes | None:
+    """The encoded sketch with `added` values counted in and `removed` ones counted out (a run's
+    durations when its contribution changes); None if a removed value was not in it."""
+    base = Sketch.from_bytes(blob) if blob else Sketch()
+    plus, minus = Sketch.of(added), Sketch.of(removed)
+    keys, inverse = np.unique(np.concatenate([base.keys, plus.keys, minus.keys]), return_inverse=True)
+    weights = np.concatenate([base.counts, plus.counts, -minus.counts])
+    counts = np.bincount(inverse, weights=weights, minlength=keys.size).astype(np.int64)
+    zeros = base.zeros + plus.zeros - minus.zeros
+    if zeros < 0 or bool((counts < 0).any()):
+        return None
+    kept = counts != 0
+    return Sketch(zeros, keys[kept], counts[kept]).to_bytes()
+
+
 def merge(blobs: Sequence[bytes]) -> Sketch:
     """One sketch from many encoded ones."""
     return merge_grouped([(None, blob) for blob in blobs]).get(None, Sketch())

@@ -23,6 +23,11 @@ app.conf.beat_schedule = {
     "worker-heartbeat": {"task": "ingest.tasks.record_heartbeat", "schedule": 60.0},
     # Recompute dirty rollup hours/days; a pass left waiting behind a slow one is dropped.
     "rollup-pending": {"task": "aggregates.tasks.rollup_pending", "schedule": 60.0, "options": {"expires": 55}},
+    "prune-minute-rollups": {
+        "task": "aggregates.tasks.prune_minutes",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
     "enforce-retention": {"task": "ingest.tasks.enforce_retention", "schedule": 3600.0, "options": {"expires": 3000}},
     # Budget alerts due for (re)delivery; evaluation itself follows each rollup pass.
     "deliver-alerts": {"task": "budgets.tasks.deliver_alerts", "schedule": 60.0, "options": {"expires": 55}},

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
+MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 NAMED = ("today", "yesterday", "7d", "30d")
@@ -103,6 +104,10 @@ _HELP = "expected today, yesterday, 7d, 30d (any <N>d), a date (YYYY-MM-DD) or a
 
 
 # --- UTC buckets ---------------------------------------------------------------------------
+
+
+def floor_minute(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
 
 
 def floor_hour(moment: datetime) -> datetime:

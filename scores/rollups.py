@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.db.models.functions import TruncHour
 
 from aggregates import rollups
-from aggregates.models import Period
+from aggregates.models import Mark
 from ingest import storable, timeranges
 from ingest.models import Run
 from scores.models import Score, ScoreRollup
@@ -37,6 +37,8 @@ class _Totals:
 
 def rollup_scores_hour(project: Project, hour: datetime) -> None:
     """Replace the hour's score rows from the scores of the runs that started in it."""
+    if not Score.objects.filter(project=project).exists() and not ScoreRollup.objects.filter(project=project).exists():
+        return  # the common case at high volume: nothing to read the hour's runs for
     hour_runs = Run.objects.filter(project=project, start_time__gte=hour, start_time__lt=hour + timeranges.HOUR)
     runs = {t: (agent, cost) for t, agent, cost in hour_runs.values_list("trace_id", "agent_name", "cost_usd")}
     totals: dict[tuple[str, str], _Totals] = defaultdict(_Totals)
@@ -84,4 +86,4 @@ def mark_runs_dirty(project: Project, trace_ids: Iterable[str]) -> None:
         .order_by()
         .distinct()
     )
-    rollups.mark_dirty(project, Period.HOUR, hours)
+    rollups.mark_dirty(project, Mark.SCORES, hours)

@@ -36,7 +36,7 @@ class CostExplorerTests(DashboardTestCase):
     def test_grouping_by_model_for_one_agent(self):
         response = self.client.get(self.url, {"since": "yesterday", "agent": "planner", "group_by": "model"})
         rows = {row["group"]: row["cost_usd"] for row in response.context["rows"]}
-        assert rows == {"gpt-4o": "0.2", "claude-x": "0.2"}
+        assert rows == {"gpt-4o": Decimal("0.2"), "claude-x": Decimal("0.2")}
         assert response.context["latency_of"] == "llm_call"
 
     def test_grouping_by_tool_shows_error_rates_and_an_errors_chart(self):

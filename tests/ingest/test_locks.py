@@ -1,15 +1,12 @@
 """Advisory lock keys (ingest.locks): the values are pinned, since during a rolling upgrade an
-older process and a newer one must take the same lock for the same trace or rollup bucket."""
+older process and a newer one must take the same lock for the same trace or project's rollups."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregates import rollups
-from aggregates.models import Period
+from aggregates import deltas
 from ingest.locks import advisory_key
 
 
@@ -19,10 +16,10 @@ def test_a_trace_keeps_the_key_it_had_before_the_shared_function():
     assert advisory_key(42, "run-é") == -3374349631607516206
 
 
-def test_a_rollup_bucket_keeps_the_key_it_had_before_the_shared_function():
-    # blake2b-64 of "rollup:1:hour:2026-03-01T14:00:00+00:00" and "rollup:7:day:2026-03-01T00:00:00+00:00"
-    assert rollups.lock_key(1, Period.HOUR, datetime(2026, 3, 1, 14, tzinfo=UTC)) == 2829258832046329915
-    assert rollups.lock_key(7, Period.DAY, datetime(2026, 3, 1, tzinfo=UTC)) == -1162817540739967540
+def test_a_projects_rollup_lock_is_pinned():
+    # blake2b-64 of "rollups:1" and "rollups:7": the delta pass and repairs of every version take it
+    assert deltas.lock_key(1) == -4185296888070892157
+    assert deltas.lock_key(7) == 7737208823516418681
 
 
 @given(st.lists(st.integers() | st.text(), min_size=1, max_size=4))

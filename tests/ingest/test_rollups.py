@@ -1,4 +1,5 @@
-"""Rollups: recomputed per hour and day from runs and spans, exact however spans arrive."""
+"""Rollups: minute, hour and day rows that follow intake by deltas and equal a rebuild from the
+spans, however the spans arrive."""
 
 from __future__ import annotations
 
@@ -16,15 +17,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 
-from aggregates import rollups, sketches
+from aggregates import deltas, rollups, sketches
 from aggregates.models import (
     LlmCallRollup,
+    Mark,
     ModelRollup,
     Period,
     RollupDirty,
     RunRollup,
     ToolCallRollup,
     ToolRollup,
+    TraceDirty,
     UserRollup,
     UserTotalRollup,
 )
@@ -61,9 +64,9 @@ def sketch_count(project, model, period=Period.HOUR):
     return sketches.merge(list(blobs)).count
 
 
-def die_on_tool_rows_delete(execute, sql, params, many, context):
-    """The database connection dies after the hour's run and LLM rows were replaced."""
-    if sql.startswith('DELETE FROM "ingest_toolcallrollup"'):
+def die_on_tool_rows_update(execute, sql, params, many, context):
+    """The database connection dies after the batch's run and LLM rows were updated."""
+    if sql.startswith('UPDATE "ingest_toolcallrollup"'):
         raise OperationalError("server closed the connection unexpectedly")
     return execute(sql, params, many, context)
 
@@ -174,7 +177,7 @@ class RollupHourTests(TestCase):
         rollups.rollup_until_current()
         before = snapshot(self.project)
         ingest(self.project, items)
-        assert RollupDirty.objects.filter(project=self.project).exists(), "a re-sent span re-dirties its hour"
+        assert TraceDirty.objects.filter(project=self.project).exists(), "a re-sent span re-marks its trace"
         rollups.rollup_until_current()
         assert snapshot(self.project) == before
 
@@ -187,7 +190,7 @@ class RollupHourTests(TestCase):
         )
         assert rows == {"error": 1, "ok": 0}
 
-    def test_a_rollup_interrupted_after_deleting_the_hour_changes_nothing_and_a_rerun_is_exact(self):
+    def test_a_delta_pass_interrupted_midway_changes_nothing_and_a_rerun_is_exact(self):
         ingest(self.project, agent_run(T0, calls=[("gpt-test", "1.5", 1)], tools=[("search", False, 1)]))
         rollups.rollup_until_current()
         before = snapshot(self.project)
@@ -195,11 +198,10 @@ class RollupHourTests(TestCase):
             self.project,
             agent_run(T0 + timedelta(minutes=10), calls=[("gpt-test", "2.25", 1)], tools=[("search", True, 1)]),
         )
-        with connection.execute_wrapper(die_on_tool_rows_delete), pytest.raises(rollups.RollupFailed):
+        with connection.execute_wrapper(die_on_tool_rows_update), pytest.raises(rollups.RollupFailed):
             rollups.rollup_pending()
-        assert snapshot(self.project) == before, "the deletes and inserts were rolled back"
-        dirty = RollupDirty.objects.get(project=self.project, period=Period.HOUR)
-        assert dirty.claimed_at is None, "the failed hour is released for the next pass"
+        assert snapshot(self.project) == before, "the batch's writes were rolled back"
+        assert TraceDirty.objects.filter(project=self.project).count() == 1, "its trace stays marked for the next pass"
         rollups.rollup_until_current()
         assert hour_totals(self.project, RunRollup, "runs", "cost_usd", "tool_errors") == {
             "runs": 2,
@@ -211,25 +213,37 @@ class RollupHourTests(TestCase):
             "errors": 1,
         }
 
-    def test_a_claimed_hour_waits_until_its_claim_expires(self):
+    def test_a_claimed_repair_waits_until_its_claim_expires(self):
         ingest(self.project, agent_run(T0))
+        rollups.rollup_until_current()
+        before = snapshot(self.project)
+        RunRollup.objects.all().delete()  # rows lost: the hour is marked for repair
+        rollups.mark_dirty(self.project, Mark.HOUR, [T0])
         RollupDirty.objects.update(claimed_at=timezone.now())  # a worker is on it
         assert rollups.rollup_pending() == 0
         assert not RunRollup.objects.exists()
         RollupDirty.objects.update(claimed_at=timezone.now() - rollups.CLAIM_TIMEOUT - timedelta(seconds=1))  # it died
         assert rollups.rollup_pending() == 2  # the hour, then its day
-        assert RunRollup.objects.filter(period=Period.HOUR).count() == 1
+        assert snapshot(self.project) == before
 
-    def test_a_mark_made_while_an_hour_is_recomputed_keeps_it_dirty(self):
-        ingest(self.project, agent_run(T0))
-        ((pk, _, bucket, token),) = rollups._pending(Period.HOUR)
-        assert rollups._claim(pk, token)
-        ingest(self.project, agent_run(T0 + timedelta(minutes=30)))  # arrives mid-recompute
-        assert rollups.rollup_hour(self.project, bucket)
-        RollupDirty.objects.filter(pk=pk, token=token).delete()  # what the pass does when done
-        assert RollupDirty.objects.filter(project=self.project, period=Period.HOUR, bucket=bucket).exists()
-        rollups.rollup_until_current()
-        assert hour_totals(self.project, RunRollup, "runs") == {"runs": 2}
+    def test_a_change_committed_while_its_trace_is_applied_keeps_the_trace_marked(self):
+        items = agent_run(T0, calls=[("gpt-test", "0.5", 1)])
+        ingest(self.project, items)
+        trace_id = items[0]["trace_id"] if isinstance(items[0], dict) else TraceDirty.objects.get().trace_id
+
+        def remark_before_the_marks_are_deleted(execute, sql, params, many, context):
+            if sql.startswith('DELETE FROM "aggregates_tracedirty"'):  # intake re-marks it just now
+                TraceDirty.objects.filter(trace_id=trace_id).update(token="a-later-change")
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(remark_before_the_marks_are_deleted):
+            assert deltas.apply_batch(self.project) == 1
+        assert TraceDirty.objects.filter(trace_id=trace_id).exists()
+        before = snapshot(self.project)
+        assert deltas.apply_batch(self.project) == 1  # applied again: nothing changed, nothing counted twice
+        assert not TraceDirty.objects.exists()
+        assert snapshot(self.project) == before
+        assert hour_totals(self.project, RunRollup, "runs", "cost_usd") == {"runs": 1, "cost_usd": Decimal("0.5")}
 
     def test_rebuild_gives_the_rows_of_the_incremental_path_and_drops_stale_ones(self):
         for minutes in (0, 70, 130, 24 * 60 + 5):
@@ -260,7 +274,7 @@ class RollupHourTests(TestCase):
     def test_the_rollup_command_brings_everything_current(self):
         ingest(self.project, agent_run(T0))
         call_command("rollup", verbosity=0)
-        assert not RollupDirty.objects.exists()
+        assert not RollupDirty.objects.exists() and not TraceDirty.objects.exists()
         assert RunRollup.objects.filter(project=self.project).count() == 2  # the hour and its day
 
 
@@ -297,7 +311,8 @@ class RetentionTests(TestCase):
             self.project,
             [span(new_trace_id(), kind="llm", model="gpt-test", cost="5", input_tokens=1, output_tokens=1, start=old)],
         )
-        assert not RollupDirty.objects.filter(period=Period.HOUR).exists(), "hours past retention are not marked"
+        assert not RollupDirty.objects.filter(period=Mark.SCORES).exists(), "hours past retention are not marked"
+        rollups.rollup_until_current()
         assert rollups.rollup_hour(self.project, old)
         assert not RunRollup.objects.exists()
 
@@ -309,12 +324,17 @@ class BackgroundWiringTests(TestCase):
         assert schedule["rollup-pending"]["schedule"] == 60.0
         assert schedule["enforce-retention"]["task"] == "ingest.tasks.enforce_retention"
         assert schedule["enforce-retention"]["schedule"] == 3600.0
-        assert set(celery_app.tasks) >= {"aggregates.tasks.rollup_pending", "ingest.tasks.enforce_retention"}
+        assert schedule["prune-minute-rollups"]["task"] == "aggregates.tasks.prune_minutes"
+        assert set(celery_app.tasks) >= {
+            "aggregates.tasks.rollup_pending",
+            "aggregates.tasks.apply_deltas",
+            "ingest.tasks.enforce_retention",
+        }
 
 
 @unittest.skipUnless(connection.vendor == "postgresql", "advisory locks are PostgreSQL's")
 class AdvisoryLockTests(TransactionTestCase):
-    def test_an_hour_another_worker_is_writing_is_left_dirty_for_later(self):
+    def test_a_project_another_worker_is_writing_is_left_marked_for_later(self):
         import psycopg
 
         project, _ = make_project()
@@ -325,20 +345,22 @@ class AdvisoryLockTests(TransactionTestCase):
             port=settings_dict["PORT"] or 5432, password=settings_dict["PASSWORD"] or None, autocommit=True,
         )  # fmt: skip
         try:
-            other.execute("SELECT pg_advisory_lock(%s)", [rollups.lock_key(project.pk, Period.HOUR, T0)])
+            other.execute("SELECT pg_advisory_lock(%s)", [deltas.lock_key(project.pk)])
             assert rollups.rollup_hour(project, T0) is False
-            assert rollups.rollup_pending() == 0
-            dirty = RollupDirty.objects.get(project=project, period=Period.HOUR)
-            assert dirty.claimed_at is None
+            assert deltas.apply_batch(project) is None
+            assert not RunRollup.objects.exists()
+            assert TraceDirty.objects.filter(project=project).count() == 1
         finally:
             other.close()
-        assert rollups.rollup_pending() == 2
-        assert RunRollup.objects.filter(project=project, period=Period.HOUR).count() == 1
+        assert deltas.apply_batch(project) == 1
+        assert deltas.apply_batch(project) == 0, "applied once"
+        assert RunRollup.objects.filter(project=project, period=Period.HOUR).get().runs == 1
 
 
 # --- Property: any arrival order gives the rows of a full rebuild and the spans' totals -----
 
-BASE = datetime(2026, 11, 20, 22, 40, tzinfo=UTC)  # runs cross hours and midnight
+# Runs cross hours and midnight, two days ago: recent enough for minute rows.
+BASE = datetime.combine(timezone.now().date(), datetime.min.time(), UTC) - timedelta(days=1, minutes=80)
 
 child_spans = st.lists(
     st.fixed_dictionaries(
@@ -424,9 +446,10 @@ class IncrementalEqualsRebuildTests(HypothesisTestCase):
                 rollups.rollup_pending()
         rollups.rollup_until_current()
         assert not RollupDirty.objects.filter(project=project).exists()
+        assert not TraceDirty.objects.filter(project=project).exists()
         incremental = snapshot(project)
 
-        for period in (Period.HOUR, Period.DAY):
+        for period in (Period.MINUTE, Period.HOUR, Period.DAY):
             runs = hour_totals(project, RunRollup, "runs", "cost_usd", "llm_calls", "tool_calls", "tool_errors", "input_tokens",
                                period=period)  # fmt: skip
             assert runs == {
@@ -478,7 +501,7 @@ class UpgradeTests(TransactionTestCase):
         ingest(project, agent_run(T0 + timedelta(hours=3), user="ann", agent="writer", calls=[("gpt-test", "0.25", 1)]))
         rollups.rollup_until_current()
         call_command("migrate", "ingest", "0008", verbosity=0)  # the release before: no per-user table
-        call_command("migrate", "ingest", verbosity=0)
+        call_command("migrate", verbosity=0)
         assert set(RollupDirty.objects.filter(project=project).values_list("period", "bucket")) == {
             (Period.HOUR, T0),
             (Period.HOUR, T0 + timedelta(hours=3)),
