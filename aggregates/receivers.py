@@ -5,6 +5,7 @@ within seconds rather than at the next beat."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,8 @@ from aggregates import rollups, tasks
 from ingest.records import RawSpan
 from ingest.signals import runs_updated, spans_stored, traces_changed
 from tenancy.models import Project
+
+log = logging.getLogger(__name__)
 
 
 @receiver(spans_stored)
@@ -32,5 +35,9 @@ def mark_changed_traces(sender: Any, project: Project, trace_ids: list[str], **k
 
 @receiver(runs_updated)
 def wake_delta_pass(sender: Any, **kwargs: Any) -> None:
-    if cache.add("aggregates:delta-pass-woken", 1, timeout=settings.AGENTLEDGER_DELTA_WAKE_SECONDS):
-        tasks.apply_deltas.delay()
+    """Best effort: the spans are committed and marked, and the beat's pass applies them anyway."""
+    try:
+        if cache.add("aggregates:delta-pass-woken", 1, timeout=settings.AGENTLEDGER_DELTA_WAKE_SECONDS):
+            tasks.apply_deltas.apply_async(retry=False)
+    except Exception as exc:  # broker or cache down: intake must still answer 200
+        log.warning("could not wake the delta pass: %s", exc)

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from aggregates import tasks as rollup_tasks
-from aggregates.models import Period, RollupDirty, RunRollup
+from aggregates.models import Period, RollupDirty, RunRollup, TraceDirty
 from config.celery import app as celery_app
 from ingest.models import Run, Span
 from tests import processes
@@ -49,7 +49,7 @@ def test_intake_commits_with_redis_down_and_rollups_catch_up_when_it_returns(tmp
             assert status == 503 and "broker unreachable" in json.dumps(body)
 
         assert Span.objects.count() == 4 * 5 * SPANS_PER_RUN
-        assert RollupDirty.objects.filter(period=Period.HOUR).exists()
+        assert TraceDirty.objects.count() == 20  # every run marked for the delta pass
         assert not RunRollup.objects.exists()
 
         redis.start()
@@ -57,7 +57,11 @@ def test_intake_commits_with_redis_down_and_rollups_catch_up_when_it_returns(tmp
             with celery_app.connection_for_write(redis.url) as connection:
                 rollup_tasks.rollup_pending.apply_async(connection=connection)  # the beat's next tick
             processes.wait_for(
-                lambda: not RollupDirty.objects.exists() and RunRollup.objects.filter(period=Period.DAY).exists(),
+                lambda: (
+                    not RollupDirty.objects.exists()
+                    and not TraceDirty.objects.exists()
+                    and RunRollup.objects.filter(period=Period.DAY).exists()
+                ),
                 timeout=90,
                 what="the worker to roll up what arrived while Redis was down",
             )
