@@ -1,6 +1,7 @@
-"""A Celery worker killed (SIGKILL) in the middle of a rollup pass: the bucket it was writing rolls
-back, every bucket it had not finished stays marked dirty, and once a worker runs again (and the
-dead worker's claim has expired) the rollups equal the runs exactly."""
+"""A Celery worker killed (SIGKILL) in the middle of a repair pass (what `rollup --rebuild` and an
+upgrade ask for): the hour it was writing rolls back, every hour it had not finished stays marked,
+and once a worker runs again (and the dead worker's claim has expired) the rollups equal the runs
+exactly. (The delta pass writes a batch in one transaction: a kill rolls it back whole.)"""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from aggregates import rollups
 from aggregates import tasks as rollup_tasks
-from aggregates.models import Period, RollupDirty, RunRollup
+from aggregates.models import Mark, Period, RollupDirty, RunRollup
 from ingest.models import Run
 from tests import processes
 from tests.factories import make_project
@@ -45,20 +46,23 @@ def test_a_worker_killed_mid_rollup_leaves_nothing_wrong_after_restart(tmp_path)
             project,
             agent_run(first_hour + timedelta(hours=hour), agent=f"bot-{hour % 3}", calls=[("gpt-4o", cost, 1.0)]),
         )
-    dirty_hours = RollupDirty.objects.filter(project=project, period=Period.HOUR).count()
+    rollups.rollup_until_current()
+    RunRollup.objects.filter(project=project).delete()  # rows lost: every hour is marked for repair
+    rollups.mark_dirty(project, Mark.HOUR, [first_hour.replace(minute=0) + timedelta(hours=h) for h in range(HOURS)])
+    dirty_hours = RollupDirty.objects.filter(project=project, period=Mark.HOUR).count()
     assert dirty_hours == HOURS
 
     env = processes.child_env()
     with processes.running(processes.celery_worker_cmd(), env=env, log=tmp_path / "worker-1.log") as worker:
         rollup_tasks.rollup_pending.delay()
         processes.wait_for(
-            lambda: RollupDirty.objects.filter(project=project, period=Period.HOUR).count() < HOURS * 0.8,
+            lambda: RollupDirty.objects.filter(project=project, period=Mark.HOUR).count() < HOURS * 0.8,
             timeout=120,
             what="the worker to be partway through the pass",
         )
         worker.send_signal(signal.SIGKILL)
         worker.wait()
-    left = RollupDirty.objects.filter(project=project, period=Period.HOUR).count()
+    left = RollupDirty.objects.filter(project=project, period=Mark.HOUR).count()
     assert 0 < left < HOURS, "the kill should land mid-pass"
     assert rollup_totals(project) != run_totals(project)  # the pass did not finish
     dead_claims = list(
