@@ -170,7 +170,7 @@ class AlertDeliveryStateTests(DashboardTestCase):
         for later in (timedelta(hours=2), timedelta(days=2)):  # the hourly re-checks change nothing
             shown = self.delivery()
             assert shown[self.budget_alert.pk].startswith("no destination: add one to this budget in the admin")
-            assert shown[self.anomaly_alert.pk].startswith("no destination: add a Slack destination in the admin")
+            assert shown[self.anomaly_alert.pk].startswith("no destination: add a destination in the admin")
             assert not any("retrying" in text or "queued" in text for text in shown.values()), shown
             outbox.deliver_due_alerts(timezone.now() + later)
         body = self.client.get(self.url).content.decode()
