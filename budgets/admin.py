@@ -174,10 +174,10 @@ class DestinationAdmin(admin.ModelAdmin[Destination]):
     form = DestinationForm
     list_display = ("name", "kind", "project", "target", "status", "daily_digest", "created")
     list_filter = ("kind", "project")
-    readonly_fields = ("masked_url", "secret_set", "routing_key_set", "disabled_reason", "created")
+    readonly_fields = ("current_url", "secret_set", "routing_key_set", "disabled_reason", "created")
     fieldsets = (
         (None, {"fields": ("project", "name", "kind")}),
-        ("Slack or webhook", {"fields": ("url", "masked_url"), "classes": ("kind-slack", "kind-webhook")}),
+        ("Slack or webhook", {"fields": ("url", "current_url"), "classes": ("kind-slack", "kind-webhook")}),
         ("Webhook signature", {"fields": ("secret", "secret_set", "clear_secret"), "classes": ("kind-webhook",)}),
         ("PagerDuty", {"fields": ("routing_key", "routing_key_set"), "classes": ("kind-pagerduty",)}),
         ("E-mail", {"fields": ("to",), "classes": ("kind-email",)}),
@@ -199,11 +199,15 @@ class DestinationAdmin(admin.ModelAdmin[Destination]):
             return "PagerDuty (routing key set)" if destination.routing_key else "PagerDuty (no routing key)"
         return destination.masked_url
 
-    @admin.display(description="secret")
+    @admin.display(description="current URL")
+    def current_url(self, destination: Destination) -> str:
+        return destination.masked_url or "none"
+
+    @admin.display(description="current secret")
     def secret_set(self, destination: Destination) -> str:
         return "set (hidden)" if destination.secret else "none: bodies are not signed"
 
-    @admin.display(description="routing key")
+    @admin.display(description="current routing key")
     def routing_key_set(self, destination: Destination) -> str:
         return "set (hidden)" if destination.routing_key else "none"
 
