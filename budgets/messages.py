@@ -62,6 +62,8 @@ def money(value: Decimal) -> str:
 
 def alert_message(alert: Alert) -> tuple[str, Blocks]:
     """Fallback text and Block Kit blocks for an alert."""
+    if alert.monitor_id is not None:
+        return monitor_message(alert)
     if alert.anomaly_rule is not None:
         return anomaly_message(alert)
     if alert.kind != Alert.Kind.THRESHOLD:
@@ -241,3 +243,72 @@ def digest_message(project: Project, day: date) -> tuple[str, Blocks]:
 def test_message(destination_name: str) -> tuple[str, Blocks]:
     text = f"AgentLedger test message for destination “{destination_name}”."
     return text, card("", body=text)[1:]  # no header: one line of text
+
+
+def monitor_value(unit: str, value: Decimal | None) -> str:
+    """A monitor's value or threshold in its unit: 1.5%, 5,000 ms, $0.0512, 1,500 tokens, 0.85."""
+    if value is None:
+        return "no data"
+    if unit == "ratio":
+        return f"{_trimmed(value * 100, 2)}%"
+    if unit == "ms":
+        return f"{value:,.0f} ms"
+    if unit == "usd":
+        return money(value) if abs(value) >= 1 else f"${_trimmed(value, 4, keep=2)}"
+    if unit == "score":
+        return _trimmed(value, 3)
+    suffix = {"tokens": " tokens", "calls": " calls"}.get(unit, "")
+    return f"{_trimmed(value, 1, grouped=True)}{suffix}"
+
+
+def _trimmed(value: Decimal, places: int, *, keep: int = 0, grouped: bool = False) -> str:
+    """At most `places` decimals, trailing zeros dropped down to `keep`: 12.50 -> 12.5, 0.05 -> 0.05."""
+    text = f"{value:,.{places}f}" if grouped else f"{value:.{places}f}"
+    whole, _, decimals = text.partition(".")
+    decimals = decimals.rstrip("0").ljust(keep, "0")
+    return f"{whole}.{decimals}" if decimals else whole
+
+
+def monitor_message(alert: Alert) -> tuple[str, Blocks]:
+    """Fallback text and blocks of one incident state of a monitor: its name, metric, scope
+    value, observed value, threshold, window and when the incident opened."""
+    monitor = alert.monitor
+    if monitor is None:
+        raise ValueError(f"alert {alert.pk} is not a monitor's")
+    project = monitor.project
+    unit = monitor.spec.unit
+    state = alert.kind.removeprefix("monitor_")
+    scope = monitor.scope_label(alert.scope_value)
+    title = f"{state.capitalize()}: {monitor.name}, {scope}"
+    observed = monitor_value(unit, alert.observed)
+    threshold = (
+        "data in every window"
+        if alert.threshold is None
+        else f"{monitor.comparison} {monitor_value(unit, alert.threshold)}"
+    )
+    window = f"{monitor.window_minutes} minute{'s' if monitor.window_minutes != 1 else ''}"
+    since = alert.period_start.astimezone(project.tz)
+    text = f"{title} — {monitor.metric_label} {observed} over the last {window} (threshold: {threshold})"
+    fields = [
+        ("Metric", f"{monitor.metric_label} ({monitor.metric})"),
+        ("Scope", scope),
+        ("Latest value" if state == "resolved" else "Observed", observed),
+        ("Threshold", threshold),
+        ("Window", window),
+        ("Open since", f"{since:%Y-%m-%d %H:%M} ({project.timezone})"),
+    ]
+    return text, card(title, fields, ("View runs", monitor_link(alert)))
+
+
+def monitor_link(alert: Alert) -> str:
+    """The runs of the incident's scope value since its window before the incident opened."""
+    monitor = alert.monitor
+    if monitor is None:
+        raise ValueError(f"alert {alert.pk} is not a monitor's")
+    project = monitor.project
+    since = alert.period_start - timedelta(minutes=monitor.window_minutes)
+    params = {"since": since.astimezone(project.tz).isoformat()}
+    if monitor.scope in ("agent", "model", "user") and alert.scope_value:
+        params[monitor.scope] = alert.scope_value
+    path = reverse("runs", args=[project.organization.slug, project.slug])
+    return f"{settings.SITE_URL}{path}?{urlencode(params)}"
