@@ -307,4 +307,5 @@ class Alert(models.Model):
             return f"{self.metric} {self.scope_value or 'project'} {state} from {self.period_start:%Y-%m-%d %H}:00"
         if self.kind != self.Kind.THRESHOLD:
             return f"{self.budget}: run {self.trace_id} over its cap"
-        return f"{self.budget} {self.threshold}% from {self.period_start:%Y-%m-%d}"
+        percent = "?" if self.threshold is None else f"{self.threshold.normalize():f}"
+        return f"{self.budget} {percent}% from {self.period_start:%Y-%m-%d}"

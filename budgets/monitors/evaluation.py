@@ -88,7 +88,7 @@ def evaluate_monitor(monitor: Monitor, *, until: datetime, now: datetime) -> int
             verdict = judge(monitor, measured.get(value) or metrics.nothing(monitor), expected=value in expected)
             if verdict is not None:
                 created += _apply(monitor, value, verdict, incidents.get(value), run)
-        last = {value: None if m.value is None else str(m.value) for value, m in measured.items()}
+        last = {value: None if m.value is None else f"{m.value.normalize():f}" for value, m in measured.items()}
         Monitor.objects.filter(pk=monitor.pk).update(last_evaluated_at=until, last_values=last)
     return created
 

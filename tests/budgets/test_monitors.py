@@ -15,10 +15,10 @@ from budgets.models import Alert, SlackDestination
 from budgets.monitors import evaluation
 from budgets.monitors.models import Monitor, MonitorIncident
 from config.celery import app as celery_app
+from tenancy.models import Project
 from tests.factories import make_project
 from tests.fakes.slack_server import FakeSlack, fake_slack
 from tests.ingest.spans import agent_run, ingest
-from tenancy.models import Project
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -265,6 +265,7 @@ class SlackTests(TestCase):
             "(threshold: above 25%)"
         )
         header, section, actions = opened["blocks"]
+        assert header["text"]["text"] == "Critical: Bot failures, agent support-bot"
         fields = dict(f["text"].split("\n", 1) for f in section["fields"])
         assert fields == {
             "*Metric*": "Run failure rate (failure_rate)",
