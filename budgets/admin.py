@@ -1,4 +1,4 @@
-"""Budgets, destinations (of every kind) and alerts in the Django admin."""
+"""Budgets, destinations (of every kind), anomaly rules, monitors and alerts in the Django admin."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from budgets import services, spending
 from budgets.delivery import outbox
 from budgets.delivery.errors import NotifyError
 from budgets.models import Alert, AnomalyRule, Budget, Destination
+from budgets.monitors import services as monitor_services
+from budgets.monitors.models import Monitor, MonitorIncident
 from ingest.models import Run
 
 
@@ -272,3 +274,35 @@ class AlertAdmin(admin.ModelAdmin[Alert]):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+class MonitorIncidentInline(admin.TabularInline[MonitorIncident, Monitor]):
+    """What the monitor has seen: written by evaluation only."""
+
+    model = MonitorIncident
+    fields = ("scope_value", "state", "opened_at", "escalated_at", "resolved_at", "last_value", "threshold", "no_data")
+    readonly_fields = fields
+    ordering = ("-opened_at",)
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Monitor | None = None) -> bool:
+        return False
+
+
+@admin.register(Monitor)
+class MonitorAdmin(admin.ModelAdmin[Monitor]):
+    list_display = ("name", "project", "metric", "scope", "scope_value", "window_minutes", "comparison", "warning",
+                    "critical", "muted_until", "enabled", "last_evaluated_at")  # fmt: skip
+    list_filter = ("project", "metric", "enabled")
+    search_fields = ("name", "scope_value")
+    filter_horizontal = ("destinations",)  # delivery only uses the monitor's own project's
+    readonly_fields = ("last_evaluated_at", "last_values")
+    inlines = (MonitorIncidentInline,)
+
+    def save_model(self, request: HttpRequest, obj: Monitor, form: Any, change: bool) -> None:
+        monitor_services.monitor_save(obj)  # closes its incidents when what it watches changed
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        outbox.alerts_recheck(form.instance.alerts.all())  # those waiting for a destination may have one now

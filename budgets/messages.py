@@ -138,6 +138,8 @@ def money(value: Decimal) -> str:
 
 def alert_notice(alert: Alert) -> Notice:
     """The notice of an alert row, whatever its kind."""
+    if alert.monitor_id is not None:
+        return monitor_notice(alert)
     if alert.anomaly_rule is not None:
         return anomaly_notice(alert)
     if alert.kind != Alert.Kind.THRESHOLD:
@@ -182,8 +184,8 @@ def threshold_notice(alert: Alert) -> Notice:
         project=budget.project.name,
         metric="cost_usd",
         scope_value=budget.scope_value,
-        observed=alert.spend,
-        threshold=(alert.amount * alert.threshold / 100).quantize(CENT),
+        observed=spend,
+        threshold=(amount * threshold / 100).quantize(CENT),
         window_minutes=int((period.until - period.since).total_seconds()) // 60,
         details=tuple(fields),
     )
@@ -224,8 +226,8 @@ def run_cap_notice(alert: Alert) -> Notice:
         project=project.name,
         metric="run_cost_usd" if cost else "run_tool_calls",
         scope_value=budget.scope_value,
-        observed=alert.spend,
-        threshold=alert.amount,
+        observed=spend,
+        threshold=amount,
         details=tuple(fields),
     )
 
@@ -428,3 +430,93 @@ def test_notice(destination_name: str, project: Project, now: datetime | None = 
         dedup_key=incident_key("test", project.pk, f"{now.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}"),
         project=project.name,
     )
+
+
+def monitor_value(unit: str, value: Decimal | None) -> str:
+    """A monitor's value or threshold in its unit: 1.5%, 5,000 ms, $0.0512, 1,500 tokens, 0.85."""
+    if value is None:
+        return "no data"
+    if unit == "ratio":
+        return f"{_trimmed(value * 100, 2)}%"
+    if unit == "ms":
+        return f"{value:,.0f} ms"
+    if unit == "usd":
+        return money(value) if abs(value) >= 1 else f"${_trimmed(value, 4, keep=2)}"
+    if unit == "score":
+        return _trimmed(value, 3)
+    suffix = {"tokens": " tokens", "calls": " calls"}.get(unit, "")
+    return f"{_trimmed(value, 1, grouped=True)}{suffix}"
+
+
+def _trimmed(value: Decimal, places: int, *, keep: int = 0, grouped: bool = False) -> str:
+    """At most `places` decimals, trailing zeros dropped down to `keep`: 12.50 -> 12.5, 0.05 -> 0.05."""
+    text = f"{value:,.{places}f}" if grouped else f"{value:.{places}f}"
+    whole, _, decimals = text.partition(".")
+    decimals = decimals.rstrip("0").ljust(keep, "0")
+    return f"{whole}.{decimals}" if decimals else whole
+
+
+def monitor_notice(alert: Alert) -> Notice:
+    """One incident state of a monitor (warning, critical, resolved): its name, metric, scope
+    value, observed value, threshold, window and when the incident opened. Every state of one
+    incident shares its dedup_key, so PagerDuty resolves what it triggered."""
+    monitor = alert.monitor
+    if monitor is None:
+        raise ValueError(f"alert {alert.pk} is not a monitor's")
+    project = monitor.project
+    unit = monitor.spec.unit
+    state = alert.kind.removeprefix("monitor_")
+    scope = monitor.scope_label(alert.scope_value)
+    title = f"{state.capitalize()}: {monitor.name}, {scope}"
+    observed = monitor_value(unit, alert.observed)
+    threshold = (
+        "data in every window"
+        if alert.threshold is None
+        else f"{monitor.comparison} {monitor_value(unit, alert.threshold)}"
+    )
+    window = f"{monitor.window_minutes} minute{'s' if monitor.window_minutes != 1 else ''}"
+    since = alert.period_start.astimezone(project.tz)
+    text = f"{title} — {monitor.metric_label} {observed} over the last {window} (threshold: {threshold})"
+    fields = [
+        ("Metric", f"{monitor.metric_label} ({monitor.metric})"),
+        ("Scope", scope),
+        ("Latest value" if state == "resolved" else "Observed", observed),
+        ("Threshold", threshold),
+        ("Window", window),
+        ("Open since", f"{since:%Y-%m-%d %H:%M} ({project.timezone})"),
+    ]
+    link = monitor_link(alert)
+    return Notice(
+        title=title,
+        text=text,
+        blocks=card(title, fields, ("View runs", link)),
+        source="monitor",
+        source_name=monitor.name,
+        state=state,
+        time=alert.created_at,
+        url=link,
+        dedup_key=incident_key(
+            "monitor", monitor.pk, alert.incident_id or _utc_key(alert.period_start), alert.scope_value
+        ),
+        project=project.name,
+        metric=monitor.metric,
+        scope_value=alert.scope_value,
+        observed=alert.observed,
+        threshold=alert.threshold,
+        window_minutes=monitor.window_minutes,
+        details=tuple(fields),
+    )
+
+
+def monitor_link(alert: Alert) -> str:
+    """The runs of the incident's scope value since its window before the incident opened."""
+    monitor = alert.monitor
+    if monitor is None:
+        raise ValueError(f"alert {alert.pk} is not a monitor's")
+    project = monitor.project
+    since = alert.period_start - timedelta(minutes=monitor.window_minutes)
+    params = {"since": since.astimezone(project.tz).isoformat()}
+    if monitor.scope in ("agent", "model", "user") and alert.scope_value:
+        params[monitor.scope] = alert.scope_value
+    path = reverse("runs", args=[project.organization.slug, project.slug])
+    return f"{settings.SITE_URL}{path}?{urlencode(params)}"

@@ -6,7 +6,9 @@ on budget, period_start, threshold) or "this run went over the budget's per-run 
 budget, kind, trace_id), so each fires once however often or concurrently evaluation runs.
 An anomaly alert (kind "anomaly") is "this series of this AnomalyRule left its baseline band in
 this hour" (unique on rule, scope value, incident start and kind); its "recovered" row, with the
-same key, says it came back. Delivery reads the row back (outbox) and claims it first."""
+same key, says it came back. A monitor alert ("monitor_warning", "monitor_critical",
+"monitor_resolved") is one state of one MonitorIncident (unique on incident and kind; see
+budgets/monitors/). Delivery reads the row back (outbox) and claims it first."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, URLValidator, validate_email
 from django.db import models
 
+from budgets.monitors.models import Monitor, MonitorIncident
 from tenancy.models import Project
 
 DEFAULT_THRESHOLDS = (80, 100)
@@ -328,6 +331,11 @@ class Alert(models.Model):
         RUN_TOOL_CALLS = "run_tools", "Run over the tool-call cap"
         ANOMALY = "anomaly", "Anomaly"
         RECOVERED = "recovered", "Anomaly recovered"
+        MONITOR_WARNING = "monitor_warning", "Monitor warning"
+        MONITOR_CRITICAL = "monitor_critical", "Monitor critical"
+        MONITOR_RESOLVED = "monitor_resolved", "Monitor resolved"
+
+    MONITOR_KINDS = (Kind.MONITOR_WARNING, Kind.MONITOR_CRITICAL, Kind.MONITOR_RESOLVED)
 
     class Undeliverable(models.TextChoices):
         """Why delivery waits for a user rather than retrying (checked again hourly, and at once
@@ -340,18 +348,23 @@ class Alert(models.Model):
     anomaly_rule = models.ForeignKey(
         AnomalyRule, on_delete=models.CASCADE, related_name="alerts", null=True, blank=True
     )
-    metric = models.CharField(max_length=20, blank=True)  # an anomaly's metric (AnomalyRule.Metric)
-    scope_value = models.CharField(max_length=200, blank=True)  # an anomaly's agent or tool ("": project)
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="alerts", null=True, blank=True)
+    incident = models.ForeignKey(
+        MonitorIncident, on_delete=models.CASCADE, related_name="alerts", null=True, blank=True
+    )
+    metric = models.CharField(max_length=20, blank=True)  # an anomaly's or a monitor's metric
+    scope_value = models.CharField(max_length=200, blank=True)  # an anomaly's or monitor's scope value ("": project)
     observed = models.DecimalField(max_digits=24, decimal_places=6, null=True, blank=True)
     expected = models.DecimalField(max_digits=24, decimal_places=6, null=True, blank=True)
     band_low = models.DecimalField(max_digits=24, decimal_places=6, null=True, blank=True)
     band_high = models.DecimalField(max_digits=24, decimal_places=6, null=True, blank=True)
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.THRESHOLD)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.THRESHOLD)
     trace_id = models.CharField(max_length=32, blank=True)  # the run over a cap
     period_start = models.DateTimeField()
     # A budget's crossed threshold (percent), its spend and amount; a run cap's 100, the run's
-    # cost or tool calls and the cap. Empty for anomalies, which have a band instead.
-    threshold = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    # cost or tool calls and the cap; a monitor's threshold of the state announced (in the
+    # metric's unit). Empty for anomalies, which have a band instead.
+    threshold = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
     spend = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
     amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     sensitivity = models.FloatField(null=True, blank=True)  # an anomaly rule's band width when it fired
@@ -381,12 +394,20 @@ class Alert(models.Model):
                 condition=models.Q(kind__in=["anomaly", "recovered"]),
                 name="one_alert_per_anomaly",
             ),
+            models.UniqueConstraint(
+                fields=["incident", "kind"],
+                condition=models.Q(kind__in=["monitor_warning", "monitor_critical", "monitor_resolved"]),
+                name="one_alert_per_incident_state",
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.monitor_id is not None:
+            return f"{self.monitor} {self.scope_value or 'project'} {self.kind.removeprefix('monitor_')}"
         if self.anomaly_rule_id is not None:
             state = "recovered" if self.kind == self.Kind.RECOVERED else "anomaly"
             return f"{self.metric} {self.scope_value or 'project'} {state} from {self.period_start:%Y-%m-%d %H}:00"
         if self.kind != self.Kind.THRESHOLD:
             return f"{self.budget}: run {self.trace_id} over its cap"
-        return f"{self.budget} {self.threshold}% from {self.period_start:%Y-%m-%d}"
+        percent = "?" if self.threshold is None else f"{self.threshold.normalize():f}"
+        return f"{self.budget} {percent}% from {self.period_start:%Y-%m-%d}"

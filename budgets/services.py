@@ -55,11 +55,13 @@ def anomaly_rule_save(rule: AnomalyRule, destination_ids: list[int] | None = Non
 
 
 def destination_save(destination: Destination) -> Destination:
-    """Validate and save; the project's anomaly alerts that waited for a destination (their rules
-    choose none: every destination of the project) are due at once. A budget names its own."""
+    """Validate and save; the project's anomaly and monitor alerts that waited for a destination
+    (their rules choose none: every destination of the project) are due at once. A budget names its own."""
     destination.full_clean()
     with transaction.atomic():
         destination.save()
-        project_wide = Q(anomaly_rule__project_id=destination.project_id, anomaly_rule__destinations=None)
+        project_wide = Q(anomaly_rule__project_id=destination.project_id, anomaly_rule__destinations=None) | Q(
+            monitor__project_id=destination.project_id, monitor__destinations=None
+        )
         alerts_recheck(Alert.objects.filter(project_wide))
     return destination

@@ -51,7 +51,9 @@ def send_alert(alert_id: int, now: datetime | None = None) -> bool:
     )
     if claimed != 1:
         return False
-    alert = Alert.objects.select_related("budget__project", "anomaly_rule__project").get(pk=alert_id)
+    alert = Alert.objects.select_related("budget__project", "anomaly_rule__project", "monitor__project").get(
+        pk=alert_id
+    )
     destinations = alert_destinations(alert)
     delivered = set(alert.delivered_to.values_list("pk", flat=True))
     pending = [d for d in destinations if d.pk not in delivered and d.enabled]
@@ -82,9 +84,10 @@ def send_alert(alert_id: int, now: datetime | None = None) -> bool:
 
 
 def alert_destinations(alert: Alert) -> list[Destination]:
-    """The budget's or the anomaly rule's destinations (a rule without any: the whole project's)."""
-    if alert.anomaly_rule is not None:
-        rule = alert.anomaly_rule
+    """The budget's, the anomaly rule's or the monitor's destinations (a rule or monitor without
+    any: the whole project's)."""
+    rule = alert.anomaly_rule or alert.monitor
+    if rule is not None:
         chosen = list(rule.destinations.filter(project_id=rule.project_id))
         return chosen or list(Destination.objects.filter(project_id=rule.project_id).order_by("pk"))
     budget = alert_budget(alert)
@@ -114,7 +117,10 @@ def destination_enable(destination: Destination, now: datetime | None = None) ->
     """Clear the disabled state; the alerts that waited for it are due again at once."""
     Destination.objects.filter(pk=destination.pk).update(disabled_reason="")
     destination.disabled_reason = ""
-    waiting = Q(budget__destinations=destination) | Q(anomaly_rule__project_id=destination.project_id)
+    project_id = destination.project_id
+    waiting = (
+        Q(budget__destinations=destination) | Q(anomaly_rule__project_id=project_id) | Q(monitor__project_id=project_id)
+    )
     Alert.objects.filter(waiting, sent_at=None).update(next_attempt_at=now or timezone.now(), undeliverable="")
 
 
