@@ -1,4 +1,4 @@
-"""Budgets, Slack destinations and alerts in the Django admin."""
+"""Budgets, destinations (of every kind), anomaly rules, monitors and alerts in the Django admin."""
 
 from __future__ import annotations
 
@@ -6,15 +6,17 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from budgets import messages as alert_messages
 from budgets import services, spending
-from budgets.delivery import outbox, slack
-from budgets.models import Alert, AnomalyRule, Budget, SlackDestination
+from budgets.delivery import outbox
+from budgets.delivery.errors import NotifyError
+from budgets.models import Alert, AnomalyRule, Budget, Destination
+from budgets.monitors import services as monitor_services
+from budgets.monitors.models import Monitor, MonitorIncident
 from ingest.models import Run
 
 
@@ -114,58 +116,119 @@ class BudgetAdmin(admin.ModelAdmin[Budget]):
         outbox.alerts_recheck(form.instance.alerts.all())  # those waiting for a destination may have one now
 
 
-class SlackDestinationForm(forms.ModelForm[SlackDestination]):
-    """The webhook URL is write-only: never rendered back; left empty on change, it is kept."""
+def _write_only(**attrs: Any) -> forms.PasswordInput:
+    return forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", **attrs})
 
-    webhook_url = forms.URLField(
+
+class DestinationForm(forms.ModelForm[Destination]):
+    """The URL, the secret and the routing key are write-only: never rendered back; left empty on
+    change, the stored one is kept (while the kind still uses it)."""
+
+    WRITE_ONLY = ("url", "secret", "routing_key")
+
+    url = forms.URLField(
+        label="URL",
         max_length=500,
         required=False,
         assume_scheme="https",
         validators=[URLValidator(schemes=["http", "https"])],
-        widget=forms.PasswordInput(render_value=False, attrs={"size": 80, "autocomplete": "off"}),
-        help_text="Slack incoming-webhook URL. Stored but never shown again; leave empty to keep the current one.",
+        widget=_write_only(size=80),
+        help_text="Slack: the incoming-webhook URL; webhook: where AgentLedger POSTs the JSON. Stored but never "
+        "shown again; leave empty to keep the current one.",
+    )
+    secret = forms.CharField(
+        max_length=200,
+        required=False,
+        widget=_write_only(size=40),
+        help_text="Optional: signs each body (X-AgentLedger-Signature: sha256=HMAC-SHA256 of the body). Never "
+        "shown again; leave empty to keep the current one.",
+    )
+    clear_secret = forms.BooleanField(required=False, label="Remove the secret", help_text="send unsigned bodies")
+    routing_key = forms.CharField(
+        max_length=100,
+        required=False,
+        widget=_write_only(size=40),
+        help_text="The integration key of an Events API v2 integration of your PagerDuty service. Never shown "
+        "again; leave empty to keep the current one.",
     )
 
     class Meta:
-        model = SlackDestination
-        fields = ("project", "name", "webhook_url", "daily_digest")
+        model = Destination
+        fields = ("project", "name", "kind", "url", "secret", "routing_key", "to", "daily_digest")
 
-    def clean_webhook_url(self) -> str:
-        value: str = self.cleaned_data.get("webhook_url") or ""
-        if value:
-            return value
-        if self.instance.pk:
-            return self.instance.webhook_url
-        raise ValidationError("This field is required.")
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        kind = cleaned.get("kind")
+        own = Destination.FIELDS.get(kind or "", ())
+        for field in self.WRITE_ONLY:
+            if not cleaned.get(field) and field in own and self.instance.pk and self.instance.kind == kind:
+                cleaned[field] = getattr(self.instance, field)  # kept
+        if cleaned.get("clear_secret"):
+            cleaned["secret"] = ""
+        return cleaned
 
 
-@admin.register(SlackDestination)
-class SlackDestinationAdmin(admin.ModelAdmin[SlackDestination]):
-    form = SlackDestinationForm
-    list_display = ("name", "project", "masked_url", "status", "daily_digest", "created")
-    list_filter = ("project",)
-    readonly_fields = ("masked_url", "disabled_reason", "created")
+@admin.register(Destination)
+class DestinationAdmin(admin.ModelAdmin[Destination]):
+    """One form for every kind: the script shows the settings of the chosen kind only (without
+    it, every section shows, each titled with its kind)."""
+
+    form = DestinationForm
+    list_display = ("name", "kind", "project", "target", "status", "daily_digest", "created")
+    list_filter = ("kind", "project")
+    readonly_fields = ("current_url", "secret_set", "routing_key_set", "disabled_reason", "created")
+    fieldsets = (
+        (None, {"fields": ("project", "name", "kind")}),
+        ("Slack or webhook", {"fields": ("url", "current_url"), "classes": ("kind-slack", "kind-webhook")}),
+        ("Webhook signature", {"fields": ("secret", "secret_set", "clear_secret"), "classes": ("kind-webhook",)}),
+        ("PagerDuty", {"fields": ("routing_key", "routing_key_set"), "classes": ("kind-pagerduty",)}),
+        ("E-mail", {"fields": ("to",), "classes": ("kind-email",)}),
+        (None, {"fields": ("daily_digest", "disabled_reason", "created")}),
+    )
     actions = ("send_test_message", "enable")
 
-    def save_model(self, request: HttpRequest, obj: SlackDestination, form: Any, change: bool) -> None:
+    class Media:
+        js = ("js/destination_kind.js",)
+
+    def save_model(self, request: HttpRequest, obj: Destination, form: Any, change: bool) -> None:
         services.destination_save(obj)  # alerts that waited for a destination go at once
 
+    @admin.display(description="sends to")
+    def target(self, destination: Destination) -> str:
+        if destination.kind == Destination.Kind.EMAIL:
+            return destination.to
+        if destination.kind == Destination.Kind.PAGERDUTY:
+            return "PagerDuty (routing key set)" if destination.routing_key else "PagerDuty (no routing key)"
+        return destination.masked_url
+
+    @admin.display(description="current URL")
+    def current_url(self, destination: Destination) -> str:
+        return destination.masked_url or "none"
+
+    @admin.display(description="current secret")
+    def secret_set(self, destination: Destination) -> str:
+        return "set (hidden)" if destination.secret else "none: bodies are not signed"
+
+    @admin.display(description="current routing key")
+    def routing_key_set(self, destination: Destination) -> str:
+        return "set (hidden)" if destination.routing_key else "none"
+
     @admin.display(description="status")
-    def status(self, destination: SlackDestination) -> str:
+    def status(self, destination: Destination) -> str:
         return "enabled" if destination.enabled else f"disabled: {destination.disabled_reason}"
 
     @admin.action(description="Send a test message")
-    def send_test_message(self, request: HttpRequest, queryset: QuerySet[SlackDestination]) -> None:
-        for destination in queryset:
+    def send_test_message(self, request: HttpRequest, queryset: QuerySet[Destination]) -> None:
+        for destination in queryset.select_related("project__organization"):
             try:
                 outbox.destination_send_test(destination)
-            except slack.NotifyError as exc:
+            except NotifyError as exc:
                 messages.error(request, f"{destination}: {exc.message}")
             else:
                 messages.success(request, f"{destination}: test message sent")
 
     @admin.action(description="Re-enable (and deliver the alerts that waited)")
-    def enable(self, request: HttpRequest, queryset: QuerySet[SlackDestination]) -> None:
+    def enable(self, request: HttpRequest, queryset: QuerySet[Destination]) -> None:
         for destination in queryset:
             outbox.destination_enable(destination)
         messages.success(request, f"{len(queryset)} destination(s) enabled")
@@ -211,3 +274,35 @@ class AlertAdmin(admin.ModelAdmin[Alert]):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+class MonitorIncidentInline(admin.TabularInline[MonitorIncident, Monitor]):
+    """What the monitor has seen: written by evaluation only."""
+
+    model = MonitorIncident
+    fields = ("scope_value", "state", "opened_at", "escalated_at", "resolved_at", "last_value", "threshold", "no_data")
+    readonly_fields = fields
+    ordering = ("-opened_at",)
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Monitor | None = None) -> bool:
+        return False
+
+
+@admin.register(Monitor)
+class MonitorAdmin(admin.ModelAdmin[Monitor]):
+    list_display = ("name", "project", "metric", "scope", "scope_value", "window_minutes", "comparison", "warning",
+                    "critical", "muted_until", "enabled", "last_evaluated_at")  # fmt: skip
+    list_filter = ("project", "metric", "enabled")
+    search_fields = ("name", "scope_value")
+    filter_horizontal = ("destinations",)  # delivery only uses the monitor's own project's
+    readonly_fields = ("last_evaluated_at", "last_values")
+    inlines = (MonitorIncidentInline,)
+
+    def save_model(self, request: HttpRequest, obj: Monitor, form: Any, change: bool) -> None:
+        monitor_services.monitor_save(obj)  # closes its incidents when what it watches changed
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        outbox.alerts_recheck(form.instance.alerts.all())  # those waiting for a destination may have one now

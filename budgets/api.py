@@ -1,4 +1,4 @@
-"""DRF endpoints: budgets, anomaly rules and Slack destinations (CRUD, project key auth) and the
+"""DRF endpoints: budgets, anomaly rules and destinations (CRUD, project key auth) and the
 pre-flight check."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -16,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from budgets import selectors, services
-from budgets.models import AnomalyRule, Budget, SlackDestination
+from budgets.models import AnomalyRule, Budget, Destination
 from pricing.money import decimal_string
 from tenancy.auth import HasProjectKey, ProjectKeyAuthentication, api_key_of
 
@@ -27,7 +28,7 @@ def _errors(exc: ValidationError) -> Response:
 
 class BudgetSerializer(serializers.ModelSerializer[Budget]):
     destinations = serializers.PrimaryKeyRelatedField(
-        many=True, required=False, queryset=SlackDestination.objects.all()
+        many=True, required=False, queryset=Destination.objects.all()
     )  # checked against the project by services.budget_save
 
     class Meta:
@@ -43,8 +44,8 @@ class AnomalyRuleSerializer(serializers.ModelSerializer[AnomalyRule]):
     destinations = serializers.PrimaryKeyRelatedField(
         many=True,
         required=False,
-        queryset=SlackDestination.objects.all(),
-        help_text="ids of the project's Slack destinations; empty: every destination of the project",
+        queryset=Destination.objects.all(),
+        help_text="ids of the project's destinations; empty: every destination of the project",
     )  # checked against the project by services.anomaly_rule_save
 
     class Meta:
@@ -56,14 +57,57 @@ class AnomalyRuleSerializer(serializers.ModelSerializer[AnomalyRule]):
         read_only_fields = ["id", "created_at"]
 
 
-class DestinationSerializer(serializers.ModelSerializer[SlackDestination]):
-    webhook_url = serializers.URLField(write_only=True, max_length=500)
+HTTP_URL = URLValidator(schemes=["http", "https"])
+
+
+class DestinationSerializer(serializers.ModelSerializer[Destination]):
+    """Each kind takes its own settings: url (slack, webhook), secret (webhook, optional),
+    routing_key (pagerduty), to (email). The url, secret and routing key are write-only: the
+    answer shows the URL masked and whether a secret or routing key is set."""
+
+    kind = serializers.ChoiceField(choices=Destination.Kind.choices, default=Destination.Kind.SLACK)
+    url = serializers.URLField(
+        write_only=True, required=False, allow_blank=True, max_length=500, validators=[HTTP_URL],
+        help_text="slack: the incoming-webhook URL; webhook: where the JSON is POSTed (write-only)",
+    )  # fmt: skip
+    webhook_url = serializers.URLField(
+        write_only=True, required=False, max_length=500, validators=[HTTP_URL],
+        help_text="the former name of url, still accepted (write-only)",
+    )  # fmt: skip
+    secret = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=200,
+        help_text="webhook, optional: signs each body (X-AgentLedger-Signature: sha256=<hex HMAC-SHA256>); write-only",
+    )  # fmt: skip
+    routing_key = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=100,
+        help_text="pagerduty: the integration key of an Events API v2 integration (write-only)",
+    )  # fmt: skip
+    to = serializers.CharField(
+        required=False, allow_blank=True, max_length=1000, help_text="email: one or more addresses, comma separated"
+    )
     masked_url = serializers.CharField(read_only=True)
+    has_secret = serializers.BooleanField(read_only=True)
+    has_routing_key = serializers.BooleanField(read_only=True)
+    enabled = serializers.BooleanField(read_only=True)
 
     class Meta:
-        model = SlackDestination
-        fields = ["id", "name", "webhook_url", "masked_url", "daily_digest", "disabled_reason", "created"]
+        model = Destination
+        fields = [
+            "id", "name", "kind", "url", "webhook_url", "secret", "routing_key", "to", "masked_url", "has_secret",
+            "has_routing_key", "daily_digest", "enabled", "disabled_reason", "created",
+        ]  # fmt: skip
         read_only_fields = ["id", "disabled_reason", "created"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """webhook_url is url by its former name."""
+        if "webhook_url" in attrs:
+            webhook_url = attrs.pop("webhook_url")
+            if attrs.get("url", webhook_url) != webhook_url:
+                raise serializers.ValidationError(
+                    {"webhook_url": ["give url or webhook_url (its former name), not both"]}
+                )
+            attrs["url"] = webhook_url
+        return attrs
 
 
 def _write(
@@ -203,11 +247,15 @@ class AnomalyRuleApi(APIView):
         return Response(status=204)
 
 
-def _destination_write(request: Request, destination: SlackDestination, *, partial: bool) -> Response:
+def _destination_write(request: Request, destination: Destination, *, partial: bool) -> Response:
     serializer = DestinationSerializer(destination if destination.pk else None, data=request.data, partial=partial)
     if not serializer.is_valid():
         return Response({"errors": serializer.errors}, status=400)
-    for field, value in serializer.validated_data.items():
+    data = dict(serializer.validated_data)
+    if data.get("kind", destination.kind) != destination.kind:  # another kind: the old one's settings go
+        for field in Destination.FIELD_LABELS:
+            setattr(destination, field, "")
+    for field, value in data.items():
         setattr(destination, field, value)
     created = destination.pk is None
     try:
@@ -218,19 +266,20 @@ def _destination_write(request: Request, destination: SlackDestination, *, parti
 
 
 class DestinationsApi(APIView):
-    """GET/POST /api/v1/destinations: Slack incoming webhooks (the URL is write-only)."""
+    """GET/POST /api/v1/destinations: where alerts go, by kind: slack, webhook, pagerduty, email
+    (URLs, secrets and routing keys are write-only)."""
 
     authentication_classes = [ProjectKeyAuthentication]
     permission_classes = [HasProjectKey]
 
-    @extend_schema(responses=DestinationSerializer(many=True), summary="List Slack destinations")
+    @extend_schema(responses=DestinationSerializer(many=True), summary="List destinations")
     def get(self, request: Request) -> Response:
-        destinations = SlackDestination.objects.filter(project=api_key_of(request).project).order_by("pk")
+        destinations = Destination.objects.filter(project=api_key_of(request).project).order_by("pk")
         return Response(DestinationSerializer(destinations, many=True).data)
 
     @extend_schema(request=DestinationSerializer, responses={201: DestinationSerializer}, summary="Add one")
     def post(self, request: Request) -> Response:
-        return _destination_write(request, SlackDestination(project=api_key_of(request).project), partial=False)
+        return _destination_write(request, Destination(project=api_key_of(request).project), partial=False)
 
 
 class DestinationApi(APIView):
@@ -239,10 +288,10 @@ class DestinationApi(APIView):
     authentication_classes = [ProjectKeyAuthentication]
     permission_classes = [HasProjectKey]
 
-    def _get(self, request: Request, pk: int) -> SlackDestination:
-        return get_object_or_404(SlackDestination, pk=pk, project=api_key_of(request).project)
+    def _get(self, request: Request, pk: int) -> Destination:
+        return get_object_or_404(Destination, pk=pk, project=api_key_of(request).project)
 
-    @extend_schema(responses=DestinationSerializer, summary="One Slack destination")
+    @extend_schema(responses=DestinationSerializer, summary="One destination")
     def get(self, request: Request, pk: int) -> Response:
         return Response(DestinationSerializer(self._get(request, pk)).data)
 
@@ -250,7 +299,7 @@ class DestinationApi(APIView):
     def patch(self, request: Request, pk: int) -> Response:
         return _destination_write(request, self._get(request, pk), partial=True)
 
-    @extend_schema(responses={204: None}, summary="Remove a Slack destination")
+    @extend_schema(responses={204: None}, summary="Remove a destination")
     def delete(self, request: Request, pk: int) -> Response:
         self._get(request, pk).delete()
         return Response(status=204)

@@ -1,4 +1,4 @@
-"""Writes of configuration: budgets, anomaly rules and Slack destinations (the API and the admin
+"""Writes of configuration: budgets, anomaly rules and destinations (the API and the admin
 write through these), and the alerts that waited for a destination becoming due."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from django.db.models import Q
 
 from budgets.anomalies import services as anomaly_services
 from budgets.delivery.outbox import alerts_recheck
-from budgets.models import Alert, AnomalyRule, Budget, SlackDestination
+from budgets.models import Alert, AnomalyRule, Budget, Destination
 
 log = logging.getLogger(__name__)
 
 
-def own_destinations(project_id: int, destination_ids: list[int]) -> list[SlackDestination]:
+def own_destinations(project_id: int, destination_ids: list[int]) -> list[Destination]:
     """These destinations, all of them the project's own; else ValidationError naming the field."""
-    destinations = list(SlackDestination.objects.filter(project_id=project_id, pk__in=destination_ids))
+    destinations = list(Destination.objects.filter(project_id=project_id, pk__in=destination_ids))
     unknown = set(destination_ids) - {d.pk for d in destinations}
     if unknown:
         raise ValidationError({"destinations": f"no such destination in this project: {sorted(unknown)}"})
@@ -54,12 +54,14 @@ def anomaly_rule_save(rule: AnomalyRule, destination_ids: list[int] | None = Non
     return rule
 
 
-def destination_save(destination: SlackDestination) -> SlackDestination:
-    """Validate and save; the project's anomaly alerts that waited for a destination (their rules
-    choose none: every destination of the project) are due at once. A budget names its own."""
+def destination_save(destination: Destination) -> Destination:
+    """Validate and save; the project's anomaly and monitor alerts that waited for a destination
+    (their rules choose none: every destination of the project) are due at once. A budget names its own."""
     destination.full_clean()
     with transaction.atomic():
         destination.save()
-        project_wide = Q(anomaly_rule__project_id=destination.project_id, anomaly_rule__destinations=None)
+        project_wide = Q(anomaly_rule__project_id=destination.project_id, anomaly_rule__destinations=None) | Q(
+            monitor__project_id=destination.project_id, monitor__destinations=None
+        )
         alerts_recheck(Alert.objects.filter(project_wide))
     return destination

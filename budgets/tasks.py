@@ -1,4 +1,4 @@
-"""Thin Celery wrappers around budgets' evaluation, delivery, digests and anomaly detection."""
+"""Thin Celery wrappers around budgets' evaluation, delivery, digests, anomaly detection and monitors."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from django.db import OperationalError
 from budgets import digests, evaluation
 from budgets.anomalies import services as anomaly_services
 from budgets.delivery import outbox
+from budgets.monitors import evaluation as monitors
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
@@ -28,3 +29,8 @@ def send_digests() -> None:
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def detect_anomalies() -> None:
     anomaly_services.detect_anomalies()
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def evaluate_monitors() -> None:
+    monitors.evaluate_monitors()

@@ -37,6 +37,8 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="2-59/5"),
         "options": {"expires": 240},
     },
+    # Monitors: every threshold judged over its window ending at the current minute (budgets/monitors/).
+    "evaluate-monitors": {"task": "budgets.tasks.evaluate_monitors", "schedule": 60.0, "options": {"expires": 55}},
     # LLM-as-judge evaluators: claim the runs that finished, judge the sampled ones (scores/).
     "evaluate-runs": {"task": "scores.tasks.evaluate_runs", "schedule": 60.0, "options": {"expires": 55}},
     # Daily digests go out in the first pass after each project's midnight (claimed once per day).

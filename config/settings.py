@@ -376,10 +376,44 @@ for _name in ("AGENTLEDGER_JUDGE_TIMEOUT", "AGENTLEDGER_JUDGE_CONCURRENCY", "AGE
 if not AGENTLEDGER_JUDGE_BASE_URL.startswith(("http://", "https://")):
     raise ImproperlyConfigured(f"AGENTLEDGER_JUDGE_BASE_URL={AGENTLEDGER_JUDGE_BASE_URL!r} is not an http(s) URL")
 
+# Alert destinations (budgets/delivery/). ALLOWED_HOSTS (empty: any) limits the hosts a Slack or
+# webhook destination may name. PagerDuty events go to PAGERDUTY_EVENTS_URL (Events API v2).
+AGENTLEDGER_DESTINATION_ALLOWED_HOSTS = envlist("AGENTLEDGER_DESTINATION_ALLOWED_HOSTS", "")
+AGENTLEDGER_PAGERDUTY_EVENTS_URL = (
+    os.getenv("AGENTLEDGER_PAGERDUTY_EVENTS_URL", "").strip() or "https://events.pagerduty.com/v2/enqueue"
+)
+if not AGENTLEDGER_PAGERDUTY_EVENTS_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"AGENTLEDGER_PAGERDUTY_EVENTS_URL={AGENTLEDGER_PAGERDUTY_EVENTS_URL!r} is not an http(s) URL"
+    )
+
+# E-mail destinations: SMTP when EMAIL_HOST is set, else the console (`make run` prints e-mails).
+EMAIL_HOST = os.getenv("EMAIL_HOST", "").strip()
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.getenv("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = 10  # seconds: a stalled mail server must not hold the delivery worker
+DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "").strip() or "AgentLedger <agentledger@localhost>"
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured(
+        "EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: STARTTLS (587) or TLS from the start (465)"
+    )
+if not 0 < EMAIL_PORT < 65536:
+    raise ImproperlyConfigured(f"EMAIL_PORT={EMAIL_PORT} is not a TCP port (1-65535)")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # httpx2 logs every request's full URL at INFO: a webhook's URL is a secret.
+        "httpx2": {"level": "WARNING"},
+    },
 }

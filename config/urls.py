@@ -39,6 +39,12 @@ def moved_admin_page(request: HttpRequest, model: str, rest: str) -> HttpRespons
     return HttpResponseRedirect(f"/admin/{MOVED_MODELS[model]}/{model}/{rest}{query}")
 
 
+def renamed_destination_admin_page(request: HttpRequest, rest: str) -> HttpResponseRedirect:
+    """Slack destinations became destinations of every kind (same rows, same ids)."""
+    query = f"?{request.META['QUERY_STRING']}" if request.META.get("QUERY_STRING") else ""
+    return HttpResponseRedirect(f"/admin/budgets/destination/{rest}{query}")
+
+
 urlpatterns = [
     path("", include("ingest.urls")),
     path("", include("pricing.urls")),
@@ -48,6 +54,7 @@ urlpatterns = [
     path("", include("scores.urls")),
     # Admin pages of models that moved out of the ingest app: old links and bookmarks still open.
     re_path(rf"^admin/ingest/(?P<model>{'|'.join(MOVED_MODELS)})/(?P<rest>.*)$", moved_admin_page),
+    re_path(r"^admin/budgets/slackdestination/(?P<rest>.*)$", renamed_destination_admin_page),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", api_docs, name="api-docs"),

@@ -1,6 +1,6 @@
 """Alert delivery: an outbox. `send_alert` claims a due row with a compare-and-swap that also
-leases it (next_attempt_at moves forward), posts to each enabled destination not yet delivered
-to, and records the outcome. Transient failures retry with backoff (or Retry-After); a permanent
+leases it (next_attempt_at moves forward), sends its notice to each enabled destination not yet
+delivered to (any kind: dispatch.deliver), and records the outcome per destination. Transient failures retry with backoff (or Retry-After); a permanent
 one disables the destination. A worker that dies mid-send leaves the lease to expire and the row
 is retried, so nothing is lost; a destination that already got it is never posted to again.
 An alert with nowhere to go (no destination, or only disabled ones) is not retrying: it records
@@ -10,6 +10,7 @@ a destination is added, chosen or re-enabled.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime, timedelta
 
@@ -17,9 +18,10 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from budgets import messages
-from budgets.delivery import slack as notifiers
+from budgets.delivery.dispatch import deliver
+from budgets.delivery.errors import NotifyError
 from budgets.messages import alert_budget
-from budgets.models import Alert, SlackDestination
+from budgets.models import Alert, Destination
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,9 @@ def send_alert(alert_id: int, now: datetime | None = None) -> bool:
     )
     if claimed != 1:
         return False
-    alert = Alert.objects.select_related("budget__project", "anomaly_rule__project").get(pk=alert_id)
+    alert = Alert.objects.select_related("budget__project", "anomaly_rule__project", "monitor__project").get(
+        pk=alert_id
+    )
     destinations = alert_destinations(alert)
     delivered = set(alert.delivered_to.values_list("pk", flat=True))
     pending = [d for d in destinations if d.pk not in delivered and d.enabled]
@@ -59,12 +63,12 @@ def send_alert(alert_id: int, now: datetime | None = None) -> bool:
             next_attempt_at=now + NO_DESTINATION_RETRY, undeliverable=reason, last_error=""
         )
         return False
-    text, blocks = messages.alert_message(alert)
-    errors: list[notifiers.NotifyError] = []
+    notice = messages.alert_notice(alert)
+    errors: list[NotifyError] = []
     for destination in pending:
         try:
-            notifiers.post_slack_message(destination.webhook_url, blocks, text)
-        except notifiers.NotifyError as exc:
+            deliver(destination, notice)
+        except NotifyError as exc:
             errors.append(exc)
             if exc.permanent:
                 destination_disable(destination, exc.message)
@@ -79,12 +83,13 @@ def send_alert(alert_id: int, now: datetime | None = None) -> bool:
     return False
 
 
-def alert_destinations(alert: Alert) -> list[SlackDestination]:
-    """The budget's or the anomaly rule's destinations (a rule without any: the whole project's)."""
-    if alert.anomaly_rule is not None:
-        rule = alert.anomaly_rule
+def alert_destinations(alert: Alert) -> list[Destination]:
+    """The budget's, the anomaly rule's or the monitor's destinations (a rule or monitor without
+    any: the whole project's)."""
+    rule = alert.anomaly_rule or alert.monitor
+    if rule is not None:
         chosen = list(rule.destinations.filter(project_id=rule.project_id))
-        return chosen or list(SlackDestination.objects.filter(project_id=rule.project_id).order_by("pk"))
+        return chosen or list(Destination.objects.filter(project_id=rule.project_id).order_by("pk"))
     budget = alert_budget(alert)
     return list(budget.destinations.filter(project_id=budget.project_id))
 
@@ -102,25 +107,33 @@ def alerts_recheck(alerts: QuerySet[Alert], now: datetime | None = None) -> int:
     return waiting.update(next_attempt_at=now or timezone.now(), undeliverable="")
 
 
-def destination_disable(destination: SlackDestination, reason: str) -> None:
-    log.warning("disabling Slack destination %s: %s", destination.pk, reason)
-    SlackDestination.objects.filter(pk=destination.pk).update(disabled_reason=reason[:300])
+def destination_disable(destination: Destination, reason: str) -> None:
+    log.warning("disabling %s destination %s: %s", destination.kind, destination.pk, reason)
+    Destination.objects.filter(pk=destination.pk).update(disabled_reason=reason[:300])
+    destination.disabled_reason = reason[:300]
 
 
-def destination_enable(destination: SlackDestination, now: datetime | None = None) -> None:
+def destination_enable(destination: Destination, now: datetime | None = None) -> None:
     """Clear the disabled state; the alerts that waited for it are due again at once."""
-    SlackDestination.objects.filter(pk=destination.pk).update(disabled_reason="")
+    Destination.objects.filter(pk=destination.pk).update(disabled_reason="")
     destination.disabled_reason = ""
-    waiting = Q(budget__destinations=destination) | Q(anomaly_rule__project_id=destination.project_id)
+    project_id = destination.project_id
+    waiting = (
+        Q(budget__destinations=destination) | Q(anomaly_rule__project_id=project_id) | Q(monitor__project_id=project_id)
+    )
     Alert.objects.filter(waiting, sent_at=None).update(next_attempt_at=now or timezone.now(), undeliverable="")
 
 
-def destination_send_test(destination: SlackDestination) -> None:
-    """Post a test message now; raises NotifyError (and disables the destination if permanent)."""
-    text, blocks = messages.test_message(destination.name)
+def destination_send_test(destination: Destination, now: datetime | None = None) -> None:
+    """Send a test message now; raises NotifyError (and disables the destination if permanent).
+    On PagerDuty the test is an event triggered and at once resolved (its own dedup_key), so
+    nobody is left with an open incident."""
+    notice = messages.test_notice(destination.name, destination.project, now)
     try:
-        notifiers.post_slack_message(destination.webhook_url, blocks, text)
-    except notifiers.NotifyError as exc:
+        deliver(destination, notice)
+        if destination.kind == Destination.Kind.PAGERDUTY:
+            deliver(destination, dataclasses.replace(notice, state="resolved"))
+    except NotifyError as exc:
         if exc.permanent:
             destination_disable(destination, exc.message)
         raise

@@ -7,20 +7,14 @@ from typing import Any
 
 from slack_sdk.webhook import WebhookClient
 
+from budgets.delivery.errors import NotifyError, retry_after_seconds
+
 TIMEOUT_SECONDS = 10
 # Slack's answers meaning the webhook will never work again.
 PERMANENT_STATUSES = frozenset({403, 404, 410})
 PERMANENT_BODIES = frozenset(
     {"invalid_token", "no_service", "no_team", "team_disabled", "channel_not_found", "channel_is_archived"}
 )
-
-
-class NotifyError(Exception):
-    def __init__(self, message: str, *, permanent: bool = False, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.permanent = permanent
-        self.retry_after = retry_after
 
 
 def post_slack_message(url: str, blocks: list[dict[str, Any]], text: str) -> None:
@@ -44,10 +38,7 @@ def _retry_after(headers: dict[str, Any]) -> int | None:
     for name, value in headers.items():
         if name.lower() == "retry-after":
             raw = value[0] if isinstance(value, list) else value
-            try:
-                return max(0, int(str(raw).strip()))
-            except ValueError:
-                return None
+            return retry_after_seconds(str(raw))
     return None
 
 

@@ -1,5 +1,5 @@
 """An anomaly alert's chart: the series, the baseline band it was judged against and the flagged
-hours, reached from the Slack message, the alerts page and the overview."""
+hours, reached from the alert message, the alerts page and the overview."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.test import TestCase
 from django.utils import timezone
 
-from budgets.models import Budget, SlackDestination
+from budgets.models import Budget, Destination
 from tests.budgets.helpers import make_budget, spend
 from tests.factories import make_project
 from tests.fakes.slack_server import FakeSlack, fake_slack
@@ -69,29 +69,29 @@ class AdminTests(TestCase):
 
     def test_the_webhook_url_is_never_shown_back(self):
         response = self.client.post(
-            "/admin/budgets/slackdestination/add/",
-            {"project": str(self.project.pk), "name": "#ops", "webhook_url": SECRET_URL},
+            "/admin/budgets/destination/add/",
+            {"project": str(self.project.pk), "name": "#ops", "kind": "slack", "url": SECRET_URL},
         )
         assert response.status_code == 302
-        destination = SlackDestination.objects.get()
-        for page in ("/admin/budgets/slackdestination/", f"/admin/budgets/slackdestination/{destination.pk}/change/"):
+        destination = Destination.objects.get()
+        for page in ("/admin/budgets/destination/", f"/admin/budgets/destination/{destination.pk}/change/"):
             content = self.client.get(page).content.decode()
             assert "abcdef" not in content
             assert "…CRET" in content
 
         self.client.post(  # saved again without typing the URL: it is kept
-            f"/admin/budgets/slackdestination/{destination.pk}/change/",
-            {"project": str(self.project.pk), "name": "#ops-renamed", "webhook_url": ""},
+            f"/admin/budgets/destination/{destination.pk}/change/",
+            {"project": str(self.project.pk), "name": "#ops-renamed", "kind": "slack", "url": ""},
         )
         destination.refresh_from_db()
-        assert (destination.name, destination.webhook_url) == ("#ops-renamed", SECRET_URL)
+        assert (destination.name, destination.url) == ("#ops-renamed", SECRET_URL)
 
     def test_send_test_message_action(self):
         slack: FakeSlack
         with fake_slack() as slack:
-            destination = SlackDestination.objects.create(project=self.project, name="#ops", webhook_url=slack.url())
+            destination = Destination.objects.create(project=self.project, name="#ops", url=slack.url())
             response = self.client.post(
-                "/admin/budgets/slackdestination/",
+                "/admin/budgets/destination/",
                 {"action": "send_test_message", "_selected_action": [str(destination.pk)]},
                 follow=True,
             )

@@ -14,7 +14,7 @@ from budgets.anomalies import detection
 from budgets.anomalies import series as anomaly_series
 from budgets.anomalies import services as anomaly_services
 from budgets.delivery import outbox
-from budgets.models import Alert, AnomalyRule, SlackDestination
+from budgets.models import Alert, AnomalyRule, Destination
 from config.celery import app as celery_app
 from tests.budgets.helpers import hourly_rollups
 from tests.factories import make_project
@@ -63,7 +63,7 @@ class AnomalyAlertTests(TestCase):
 
     @override_settings(SITE_URL="https://ledger.example")
     def test_the_slack_message_names_metric_scope_value_band_and_links_the_chart(self):
-        SlackDestination.objects.create(project=self.project, name="#ops", webhook_url=self.slack.url())
+        Destination.objects.create(project=self.project, name="#ops", url=self.slack.url())
         hourly_rollups(self.project, START, HOURS, cost=spike_at(SPIKE))
         anomaly_services.detect_anomalies(now=NOW)
 
@@ -86,7 +86,7 @@ class AnomalyAlertTests(TestCase):
         assert (link.netloc, link.path) == ("ledger.example", f"/p/{org}/{slug}/anomalies/{alert.pk}/")
 
     def test_a_recovery_is_announced_once_when_the_series_is_back_in_band(self):
-        SlackDestination.objects.create(project=self.project, name="#ops", webhook_url=self.slack.url())
+        Destination.objects.create(project=self.project, name="#ops", url=self.slack.url())
         hourly_rollups(self.project, START, HOURS + 1, cost=spike_at(SPIKE))
         anomaly_services.detect_anomalies(now=NOW)
         later = NOW + timedelta(hours=1)  # 15:00 is now complete, and back to normal

@@ -9,7 +9,7 @@ from django.test import Client, TestCase
 
 from budgets.anomalies import services as anomaly_services
 from budgets.delivery import outbox
-from budgets.models import Alert, AnomalyRule, SlackDestination
+from budgets.models import Alert, AnomalyRule, Destination
 from tests.budgets.helpers import hourly_rollups
 from tests.factories import make_project
 from tests.fakes.slack_server import FakeSlack, fake_slack
@@ -143,7 +143,7 @@ class AnomalyRulesApiTests(TestCase):
         assert not AnomalyRule.objects.exists()
 
     def test_a_rule_may_name_only_its_own_projects_destinations(self):
-        theirs = SlackDestination.objects.create(project=self.other, name="#theirs", webhook_url="https://x.test/h")
+        theirs = Destination.objects.create(project=self.other, name="#theirs", url="https://x.test/h")
         response = self.post("/api/v1/anomaly-rules", {"metric": "cost", "destinations": [theirs.pk]})
         assert response.status_code == 400
         assert set(response.json()["errors"]) == {"destinations"}

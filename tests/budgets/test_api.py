@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.test import Client, TestCase
 from django.utils import timezone
 
-from budgets.models import Budget, SlackDestination
+from budgets.models import Budget, Destination
 from tenancy.models import ApiKey
 from tests.budgets.helpers import make_budget, spend
 from tests.factories import make_project
@@ -56,7 +56,7 @@ class BudgetsApiTests(TestCase):
         assert set(response.json()["errors"]) == {"amount_usd", "thresholds"}
         response = self.post("/api/v1/budgets", {"name": "x", "scope": "user", "amount_usd": "1"})
         assert set(response.json()["errors"]) == {"scope_value"}
-        theirs = SlackDestination.objects.create(project=self.other, name="x", webhook_url=SECRET_URL)
+        theirs = Destination.objects.create(project=self.other, name="x", url=SECRET_URL)
         response = self.post("/api/v1/budgets", {"name": "x", "amount_usd": "1", "destinations": [theirs.pk]})
         assert set(response.json()["errors"]) == {"destinations"}
         assert not Budget.objects.exists()

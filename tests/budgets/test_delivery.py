@@ -7,7 +7,7 @@ from django.test import TestCase, override_settings
 
 from budgets import evaluation
 from budgets.delivery import outbox
-from budgets.models import Alert, Budget, SlackDestination
+from budgets.models import Alert, Budget, Destination
 from tenancy.models import Project
 from tests import processes
 from tests.budgets.helpers import make_budget, spend
@@ -17,8 +17,8 @@ from tests.fakes.slack_server import FakeSlack, fake_slack
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 
 
-def crossed_budget(project: Project, url: str, cost: str = "8.5") -> tuple[Budget, SlackDestination, Alert]:
-    destination = SlackDestination.objects.create(project=project, name="#ops", webhook_url=url)
+def crossed_budget(project: Project, url: str, cost: str = "8.5") -> tuple[Budget, Destination, Alert]:
+    destination = Destination.objects.create(project=project, name="#ops", url=url)
     budget = make_budget(project)
     budget.destinations.add(destination)
     spend(project, NOW - timedelta(hours=3), cost)
@@ -124,7 +124,7 @@ class DeliveryTests(TestCase):
         alert.refresh_from_db()
         assert alert.sent_at is None
         assert "could not reach Slack" in alert.last_error
-        SlackDestination.objects.filter(pk=destination.pk).update(webhook_url=self.slack.url())  # back up
+        Destination.objects.filter(pk=destination.pk).update(url=self.slack.url())  # back up
         assert outbox.deliver_due_alerts(NOW + timedelta(minutes=1)) == 1
         assert len(self.slack.received) == 1
 
@@ -155,20 +155,18 @@ class DeliveryTests(TestCase):
     def test_a_destination_that_got_it_is_not_posted_again_when_another_fails(self):
         budget, _, alert = crossed_budget(self.project, self.slack.url())
         with fake_slack() as other:
-            budget.destinations.add(
-                SlackDestination.objects.create(project=self.project, name="b", webhook_url=other.url())
-            )
+            budget.destinations.add(Destination.objects.create(project=self.project, name="b", url=other.url()))
             other.answer(500)
             assert outbox.send_alert(alert.pk, NOW) is False
             assert outbox.send_alert(alert.pk, NOW + timedelta(minutes=1)) is True
             assert (len(self.slack.received), len(other.received)) == (1, 2)
 
     def test_test_message_reaches_the_destination(self):
-        destination = SlackDestination.objects.create(project=self.project, name="#ops", webhook_url=self.slack.url())
+        destination = Destination.objects.create(project=self.project, name="#ops", url=self.slack.url())
         outbox.destination_send_test(destination)
         assert "test message" in self.slack.received[0].json["text"]
 
     def test_the_url_is_shown_masked(self):
-        destination = SlackDestination(webhook_url="https://hooks.slack.com/services/T0/B0/abcdefSECRET")
+        destination = Destination(url="https://hooks.slack.com/services/T0/B0/abcdefSECRET")
         assert destination.masked_url == "https://hooks.slack.com/…CRET"
         assert "abcdef" not in destination.masked_url

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 from django.test import TestCase
 
 from budgets import digests
-from budgets.models import SlackDestination
+from budgets.models import Destination
 from tests.budgets.helpers import spend
 from tests.factories import make_project
 from tests.fakes.slack_server import FakeSlack, fake_slack
@@ -19,8 +19,8 @@ class DigestTests(TestCase):
     def setUp(self) -> None:
         self.slack: FakeSlack = self.enterContext(fake_slack())
         self.project, _ = make_project("Paris bots", timezone_name="Europe/Paris")
-        self.destination = SlackDestination.objects.create(
-            project=self.project, name="#daily", webhook_url=self.slack.url(), daily_digest=True
+        self.destination = Destination.objects.create(
+            project=self.project, name="#daily", url=self.slack.url(), daily_digest=True
         )
         for days_back in range(2, 9):  # the 7 days before yesterday: 1.00 a day for "steady"
             spend(
@@ -52,6 +52,6 @@ class DigestTests(TestCase):
         assert len(self.slack.received) == 3
 
     def test_destinations_without_the_digest_get_nothing(self):
-        SlackDestination.objects.update(daily_digest=False)
+        Destination.objects.update(daily_digest=False)
         assert digests.send_digests(MORNING) == 0
         assert self.slack.received == []

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from budgets import evaluation, services, spending
 from budgets.delivery import outbox
-from budgets.models import Alert, Budget, SlackDestination
+from budgets.models import Alert, Budget, Destination
 from ingest import timeranges
 from tests.budgets.helpers import make_budget, spend
 from tests.factories import make_project
@@ -48,7 +48,7 @@ class OrganizationBudgetTests(TestCase):
 
     def test_a_runaway_run_in_another_project_alerts_with_a_link_to_that_run(self):
         slack: FakeSlack = self.enterContext(fake_slack())
-        destination = SlackDestination.objects.create(project=self.home, name="ops", webhook_url=slack.url())
+        destination = Destination.objects.create(project=self.home, name="ops", url=slack.url())
         budget = org_budget(self.home, "1000", run_cost_cap_usd=Decimal("2"))
         budget.destinations.add(destination)
         items = agent_run(timezone.now() - timedelta(minutes=1), agent="researcher", calls=[("gpt-test", "3", 1.0)])

@@ -80,9 +80,9 @@ class RunCapDeliveryTests(TestCase):
         self.project, _ = make_project("Acme agents", org_slug="acme")
 
     def test_slack_message_names_the_run_and_links_to_it(self):
-        from budgets.models import SlackDestination
+        from budgets.models import Destination
 
-        destination = SlackDestination.objects.create(project=self.project, name="ops", webhook_url=self.slack.url())
+        destination = Destination.objects.create(project=self.project, name="ops", url=self.slack.url())
         budget = make_budget(self.project, "1000", run_cost_cap_usd=Decimal("2"))
         budget.destinations.add(destination)
         items = agent_run(timezone.now() - timedelta(minutes=1), calls=[("gpt-test", "4.5", 1.0)])

@@ -13,7 +13,7 @@ from django.test import TestCase
 
 from budgets.anomalies import services as anomaly_services
 from budgets.delivery import outbox
-from budgets.models import Alert, AnomalyRule, SlackDestination
+from budgets.models import Alert, AnomalyRule, Destination
 from scores.models import ScoreRollup
 from tests.factories import make_project
 from tests.fakes.slack_server import FakeSlack, fake_slack
@@ -91,7 +91,7 @@ class ScoreAnomalyTests(TestCase):
 
     def test_the_slack_message_names_the_score_and_the_floor(self):
         slack: FakeSlack = self.enterContext(fake_slack())
-        SlackDestination.objects.create(project=self.project, name="#quality", webhook_url=slack.url())
+        Destination.objects.create(project=self.project, name="#quality", url=slack.url())
         AnomalyRule.objects.create(project=self.project, metric="score_pass_rate", scope="agent",
                                    score_name="grounded", floor=0.9, min_volume=20)  # fmt: skip
         pass_rates(self.project, lambda i: 0.5 if i == DROP else 0.97)

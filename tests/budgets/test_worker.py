@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from aggregates import tasks as rollup_tasks
 from budgets import tasks as budget_tasks
-from budgets.models import Alert, Budget, SlackDestination
+from budgets.models import Alert, Budget, Destination
 from ingest import tasks
 from ingest.models import WorkerHeartbeat
 from tests import processes
@@ -44,7 +44,7 @@ def test_a_real_worker_takes_spans_to_exactly_one_slack_warning(tmp_path):
          "start_time": iso(start + timedelta(seconds=1)), "end_time": iso(start + timedelta(seconds=4))},
     ]  # fmt: skip
     with fake_slack() as slack:
-        destination = SlackDestination.objects.create(project=project, name="#ops", webhook_url=slack.url())
+        destination = Destination.objects.create(project=project, name="#ops", url=slack.url())
         budget = Budget.objects.create(
             project=project, name="Bot daily", scope="agent", scope_value="support-bot", period="day", amount_usd=10
         )

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from aggregates import rollups
 from budgets.delivery import outbox
-from budgets.models import Alert, AnomalyRule, Budget, SlackDestination
+from budgets.models import Alert, AnomalyRule, Budget, Destination
 from tenancy import services as tenancy_services
 from tenancy.models import UserProfile
 from tests.factories import make_project, make_user
@@ -170,11 +170,11 @@ class AlertDeliveryStateTests(DashboardTestCase):
         for later in (timedelta(hours=2), timedelta(days=2)):  # the hourly re-checks change nothing
             shown = self.delivery()
             assert shown[self.budget_alert.pk].startswith("no destination: add one to this budget in the admin")
-            assert shown[self.anomaly_alert.pk].startswith("no destination: add a Slack destination in the admin")
+            assert shown[self.anomaly_alert.pk].startswith("no destination: add a destination in the admin")
             assert not any("retrying" in text or "queued" in text for text in shown.values()), shown
             outbox.deliver_due_alerts(timezone.now() + later)
         body = self.client.get(self.url).content.decode()
-        assert "/admin/budgets/slackdestination/add/" in body
+        assert "/admin/budgets/destination/add/" in body
         assert f"/admin/budgets/budget/{self.budget.pk}/change/" in body
 
     def test_adding_a_destination_sends_what_waited_at_once(self):
@@ -197,7 +197,7 @@ class AlertDeliveryStateTests(DashboardTestCase):
         assert len(self.slack.received) == 2
 
     def test_a_disabled_destination_says_so_and_is_not_retrying(self):
-        destination = SlackDestination.objects.create(project=self.project, name="#ops", webhook_url=self.slack.url())
+        destination = Destination.objects.create(project=self.project, name="#ops", url=self.slack.url())
         self.budget.destinations.add(destination)
         self.slack.answer(404, "no_service")  # Slack removed the webhook: disabled for good
         outbox.deliver_due_alerts()
@@ -207,7 +207,7 @@ class AlertDeliveryStateTests(DashboardTestCase):
         assert not any("retrying" in text for text in shown.values()), shown
 
     def test_a_transient_failure_is_still_retrying(self):
-        destination = SlackDestination.objects.create(project=self.project, name="#ops", webhook_url=self.slack.url())
+        destination = Destination.objects.create(project=self.project, name="#ops", url=self.slack.url())
         self.budget.destinations.add(destination)
         self.slack.answer(500, "oops")
         outbox.send_alert(self.budget_alert.pk)

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from aggregates.models import RunRollup
 from budgets.delivery import outbox
-from budgets.models import Alert, SlackDestination
+from budgets.models import Alert, Destination
 from demo import traffic
 from ingest.models import Run, Span
 from scores.models import Score
@@ -133,7 +133,7 @@ class SeedDemoTests(TransactionTestCase):
         assert spike.period_start.date() == traffic.spike_day(timezone.now(), 7).date()
 
         slack: FakeSlack = self.enterContext(fake_slack())
-        SlackDestination.objects.create(project=project, name="#ops", webhook_url=slack.url())
+        Destination.objects.create(project=project, name="#ops", url=slack.url())
         outbox.deliver_due_alerts(timezone.now() + timedelta(hours=2))  # past the no-destination retry
         texts = [r.json["text"] for r in slack.received]
         assert any("Cost per hour" in t and traffic.SPIKE_AGENT in t for t in texts), texts

@@ -30,6 +30,10 @@ class Received:
     def json(self) -> Any:
         return json.loads(self.body)
 
+    def header(self, name: str) -> str | None:
+        """A header's value whatever the case the client wrote its name in."""
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+
 
 def reply(handler: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:  # fmt: skip
     handler.send_response(status)

@@ -3,56 +3,18 @@
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
-from tests.fakes.replies import Answer, Received, reply
+from tests.fakes.receiver import FakeReceiver, serving
 
 
-class FakeSlack:
-    def __init__(self, port: int = 0) -> None:
-        self.received: list[Received] = []
-        self.answers: deque[Answer] = deque()
-        self.default = Answer(200, "ok")
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                with fake._lock:
-                    fake.received.append(Received(self.path, dict(self.headers.items()), body))
-                    answer = fake.answers.popleft() if fake.answers else fake.default
-                reply(self, answer.status, answer.body.encode(), "text/plain", answer.headers)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port = self.server.server_address[1]
-
-    def url(self, path: str = "/services/T000/B000/XXXXsecret") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def answer(self, status: int, body: str = "", headers: dict[str, str] | None = None) -> None:
-        """Queue one answer for the next request (then back to the default)."""
-        self.answers.append(Answer(status, body, headers or {}))
+class FakeSlack(FakeReceiver):
+    path = "/services/T000/B000/XXXXsecret"
 
 
 @contextmanager
 def fake_slack(port: int = 0) -> Iterator[FakeSlack]:
     """The stand-in, serving until the block ends (on `port`, to come back where it went down)."""
-    fake = FakeSlack(port)
-    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(FakeSlack(port)) as fake:
         yield fake
-    finally:
-        fake.server.shutdown()
-        fake.server.server_close()
-        thread.join(timeout=5)

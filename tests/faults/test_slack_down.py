@@ -11,7 +11,7 @@ import pytest
 from budgets import evaluation
 from budgets import tasks as budget_tasks
 from budgets.delivery import outbox
-from budgets.models import Alert, SlackDestination
+from budgets.models import Alert, Destination
 from ingest import tasks as ingest_tasks
 from ingest.models import WorkerHeartbeat
 from tests import processes
@@ -34,7 +34,7 @@ def drain(worker_log_name: str) -> None:
 def test_an_alert_raised_while_slack_is_down_for_an_hour_arrives_once_when_it_returns(tmp_path):
     project, _ = make_project()
     port = processes.free_port()  # nothing listens there yet: Slack is down
-    destination = SlackDestination.objects.create(project=project, name="#ops", webhook_url=f"http://127.0.0.1:{port}/services/T0/B0/x")  # fmt: skip
+    destination = Destination.objects.create(project=project, name="#ops", url=f"http://127.0.0.1:{port}/services/T0/B0/x")  # fmt: skip
     budget = make_budget(project)
     budget.destinations.add(destination)
     spend(project, CROSSED_AT - timedelta(hours=3), "8.5")

@@ -15,7 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from budgets.anomalies import services as anomaly_services
-from budgets.models import Alert, AnomalyRule, Budget, SlackDestination
+from budgets.models import Alert, AnomalyRule, Budget, Destination
 from ingest import timeranges
 from ingest.models import Run, Span
 from pricing.models import PriceOverride
@@ -58,7 +58,7 @@ class IsolationTests(TestCase):
         Score.objects.create(project=self.a, trace_id=self.run.trace_id, name=f"{SECRET}-score", value=1.0, data_type="numeric",
                              source="api", author="tests")  # fmt: skip
         self.budget = make_budget(self.a, name=f"{SECRET} budget", scope=Budget.Scope.PROJECT, scope_value="")
-        self.destination = SlackDestination.objects.create(project=self.a, name=f"#{SECRET}", webhook_url="https://hooks.slack.com/services/T/B/alpha")  # fmt: skip
+        self.destination = Destination.objects.create(project=self.a, name=f"#{SECRET}", url="https://hooks.slack.com/services/T/B/alpha")  # fmt: skip
         self.evaluator = make_evaluator(self.a, name=f"{SECRET}-judge")
         self.override = PriceOverride.objects.create(project=self.a, model_pattern=f"{SECRET}-model",
                                                      effective_from=datetime(2026, 1, 1, tzinfo=UTC),
@@ -132,7 +132,7 @@ class IsolationTests(TestCase):
         auth = {"HTTP_AUTHORIZATION": f"Bearer {self.b_key}"}
         targets = {
             f"/api/v1/budgets/{self.budget.pk}": Budget.objects.filter(pk=self.budget.pk),
-            f"/api/v1/destinations/{self.destination.pk}": SlackDestination.objects.filter(pk=self.destination.pk),
+            f"/api/v1/destinations/{self.destination.pk}": Destination.objects.filter(pk=self.destination.pk),
             f"/api/v1/evaluators/{self.evaluator.pk}": self.a.evaluators.filter(pk=self.evaluator.pk),
             f"/api/v1/price-overrides/{self.override.pk}": PriceOverride.objects.filter(pk=self.override.pk),
             f"/api/v1/anomaly-rules/{self.anomaly.anomaly_rule_id}": AnomalyRule.objects.filter(

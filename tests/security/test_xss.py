@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from aggregates import rollups
 from budgets.delivery import outbox
-from budgets.models import Alert, AnomalyRule, Budget, SlackDestination
+from budgets.models import Alert, AnomalyRule, Budget, Destination
 from tests.factories import make_project, make_user
 from tests.fakes.slack_server import fake_slack
 from tests.security import hostile
@@ -284,7 +284,7 @@ class SlackMessageTests(XssTestCase):
             threshold=0, spend=0, amount=0, next_attempt_at=now,
         )  # fmt: skip
         with fake_slack() as slack:
-            SlackDestination.objects.create(project=self.project, name="ops", webhook_url=slack.url())
+            Destination.objects.create(project=self.project, name="ops", url=slack.url())
             assert outbox.send_alert(alert.pk)
         message = slack.received[0].json
         mrkdwn = [message["text"]] + [
