@@ -34,6 +34,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from aggregates import deltas
 from budgets import signals
 from budgets.models import Alert
 from budgets.monitors import catalog, metrics
@@ -41,6 +42,7 @@ from budgets.monitors.models import Monitor, MonitorIncident
 
 log = logging.getLogger(__name__)
 
+APPLY_SECONDS = 20  # at most this long bringing the minute rows up to date before judging
 BASELINE = timedelta(days=7)  # a group-by monitor's "no data" watches the values seen this long before
 WARNING, CRITICAL = MonitorIncident.State.WARNING, MonitorIncident.State.CRITICAL
 KIND_OF: dict[str, str] = {WARNING: Alert.Kind.MONITOR_WARNING, CRITICAL: Alert.Kind.MONITOR_CRITICAL}
@@ -65,6 +67,10 @@ def evaluate_monitors(now: datetime | None = None) -> int:
     """Judge every enabled monitor; returns how many Alert rows were written."""
     now = now or timezone.now()
     until = now.replace(second=0, microsecond=0)
+    try:  # the freshest minute rows: what intake sent up to now
+        deltas.apply_pending(max_seconds=APPLY_SECONDS)
+    except deltas.RollupFailed:
+        log.exception("some deltas could not be applied before the monitors were judged")
     created = 0
     for monitor in Monitor.objects.filter(enabled=True).order_by("pk"):
         try:

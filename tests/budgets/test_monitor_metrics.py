@@ -3,12 +3,13 @@ stored through real intake and from scores."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.test import TestCase
 
+from aggregates import rollups
 from aggregates.sketches import Sketch
 from budgets.monitors.metrics import Measured, window_values
 from budgets.monitors.models import Monitor
@@ -16,7 +17,8 @@ from scores.models import Score
 from tests.factories import make_project
 from tests.ingest.spans import agent_run, ingest, new_span_id, new_trace_id, span
 
-UNTIL = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+# Two days ago at 15:00 UTC: recent enough for minute rows (AGENTLEDGER_MINUTE_RETENTION_DAYS).
+UNTIL = datetime.combine(datetime.now(UTC).date() - timedelta(days=2), time(15, 0), UTC)
 SINCE = UNTIL - timedelta(minutes=10)
 AT = UNTIL - timedelta(minutes=5)
 
@@ -27,6 +29,7 @@ class MetricTests(TestCase):
 
     def read(self, metric: str, scope: str = "project", **kwargs: Any) -> dict[str, Measured]:
         monitor = Monitor(project=self.project, name="m", metric=metric, scope=scope, critical=Decimal(1), **kwargs)
+        rollups.rollup_until_current()  # what the delta pass does within seconds of intake
         return window_values(monitor, SINCE, UNTIL)
 
     def test_run_metrics_count_the_runs_that_started_in_the_window(self):

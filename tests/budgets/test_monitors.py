@@ -3,7 +3,7 @@ and the messages a Slack channel gets."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +20,8 @@ from tests.factories import make_project
 from tests.fakes.slack_server import FakeSlack, fake_slack
 from tests.ingest.spans import agent_run, ingest
 
-NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+# Two days ago at 15:00 UTC: recent enough for minute rows (AGENTLEDGER_MINUTE_RETENTION_DAYS).
+NOW = datetime.combine(datetime.now(UTC).date() - timedelta(days=2), time(15, 0), UTC)
 MINUTE = timedelta(minutes=1)
 
 
@@ -273,7 +274,7 @@ class SlackTests(TestCase):
             "*Observed*": "40%",
             "*Threshold*": "above 25%",
             "*Window*": "1 minute",
-            "*Open since*": "2026-03-10 15:00 (UTC)",
+            "*Open since*": f"{NOW:%Y-%m-%d} 15:00 (UTC)",
         }
         assert actions["elements"][0]["url"].startswith("https://ledger.example/p/acme/")
         assert "agent=support-bot" in actions["elements"][0]["url"]

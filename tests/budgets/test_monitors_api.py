@@ -3,7 +3,7 @@ scoped to the key's project, documented in OpenAPI), their state, and the one-cl
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -15,7 +15,8 @@ from budgets.monitors.templates import TEMPLATES
 from tests.factories import make_project
 from tests.ingest.spans import agent_run, ingest
 
-NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+# Two days ago at 15:00 UTC: recent enough for minute rows (AGENTLEDGER_MINUTE_RETENTION_DAYS).
+NOW = datetime.combine(datetime.now(UTC).date() - timedelta(days=2), time(15, 0), UTC)
 VALID: dict[str, Any] = {
     "name": "Support bot failures",
     "metric": "failure_rate",
@@ -66,7 +67,7 @@ class MonitorsApiTests(TestCase):
         url = f"/api/v1/monitors/{body['id']}"
         assert self.api.get(url).json() == body
         assert self.api.get("/api/v1/monitors").json() == [body]
-        changed = self.api.patch(url, {"critical": "0.3", "muted_until": "2026-03-11T00:00:00Z"},
+        changed = self.api.patch(url, {"critical": "0.3", "muted_until": f"{NOW + timedelta(hours=9):%Y-%m-%dT%H:%M:%SZ}"},
                                  content_type="application/json")  # fmt: skip
         assert changed.status_code == 200, changed.content
         assert (changed.json()["critical"], changed.json()["warning"]) == ("0.3", "0.05")
@@ -86,9 +87,9 @@ class MonitorsApiTests(TestCase):
         assert [(i["scope_value"], i["state"], i["last_value"], i["threshold"]) for i in body["incidents"]] == [
             ("writer", "critical", "0.75", "0.2")
         ]
-        assert body["incidents"][0]["opened_at"] == "2026-03-10T15:00:00Z"
+        assert body["incidents"][0]["opened_at"] == f"{NOW:%Y-%m-%dT%H:%M:%SZ}"
         assert body["last_values"] == {"triage": "0", "writer": "0.75"}
-        assert body["last_evaluated_at"] == "2026-03-10T15:00:00Z"
+        assert body["last_evaluated_at"] == f"{NOW:%Y-%m-%dT%H:%M:%SZ}"
 
     def bad(self, data: dict[str, Any], field: str) -> None:
         response = self.post(data)
