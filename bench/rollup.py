@@ -184,19 +184,16 @@ def new_spans(rng, n_spans, agents, users):
 
 def remove_key_data(project, api_key) -> None:
     """Delete what was ingested with this key, bring the runs it touched back, roll up again."""
-    from aggregates import rollups
-    from aggregates.models import Period
+    from aggregates import deltas, rollups
     from ingest import services
     from ingest.models import Run, Span
 
     spans = Span.objects.filter(project=project, api_key=api_key)
     traces = sorted(set(spans.values_list("trace_id", flat=True)))
-    starts = set(Run.objects.filter(project=project, trace_id__in=traces).values_list("start_time", flat=True))
     spans.delete()
     Run.objects.filter(project=project, trace_id__in=traces).delete()
     services.recompute_runs(project, traces)  # traces that also had spans of other keys
-    starts |= set(Run.objects.filter(project=project, trace_id__in=traces).values_list("start_time", flat=True))
-    rollups.mark_dirty(project, Period.HOUR, {rollups.timeranges.floor_hour(t) for t in starts})
+    deltas.mark_traces(project, traces)  # their shares leave the rollups (or shrink)
     rollups.rollup_until_current()
     api_key.delete()
 
@@ -238,7 +235,7 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
 
-    from aggregates import rollups
+    from aggregates import deltas, rollups
     from ingest import services
     from ingest.models import Run, Span
     from tenancy import services as tenancy_services
@@ -262,6 +259,12 @@ def main() -> None:
                 cursor.execute("ANALYZE")
         if args.load_only:
             return
+        if not args.project:
+            total = Span.objects.filter(project=project).count()
+            started = time.perf_counter()
+            applied = deltas.apply_pending()
+            seconds = time.perf_counter() - started
+            print(f"delta pass over the load: {applied:,} runs in {seconds:.1f}s = {total / seconds:,.0f} spans/s")
         if not args.skip_rebuild:
             total = Span.objects.filter(project=project).count()
             started = time.perf_counter()
