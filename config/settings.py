@@ -311,6 +311,14 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # project keeps its runs). Intake wakes the delta pass at most once per DELTA_WAKE_SECONDS.
 AGENTLEDGER_MINUTE_RETENTION_DAYS = envint("AGENTLEDGER_MINUTE_RETENTION_DAYS", 7)
 AGENTLEDGER_DELTA_WAKE_SECONDS = envint("AGENTLEDGER_DELTA_WAKE_SECONDS", 1)
+# Seconds between two judgements of the monitors (and two outbox passes): the beat entries
+# "evaluate-monitors" and "deliver-alerts" (config/celery.py). Lower only to watch alerts sooner in
+# a test or a soak: monitors judge complete minutes, so a breach still waits for its minute's end.
+AGENTLEDGER_MONITOR_INTERVAL_SECONDS = envint("AGENTLEDGER_MONITOR_INTERVAL_SECONDS", 60)
+if AGENTLEDGER_MONITOR_INTERVAL_SECONDS < 1:
+    raise ImproperlyConfigured(
+        f"AGENTLEDGER_MONITOR_INTERVAL_SECONDS={AGENTLEDGER_MONITOR_INTERVAL_SECONDS} must be at least 1"
+    )
 
 # Intake limits
 AGENTLEDGER_MAX_REQUEST_BYTES = envint("AGENTLEDGER_MAX_REQUEST_BYTES", 20 * 1024 * 1024)
