@@ -209,8 +209,8 @@ class Changes:
             if any(value < 0 for value in after) or sketch is None:
                 self._inconsistent(key)
                 after = [max(value, 0) for value in after]
-                sketch = sketches.Sketch().to_bytes() if sketch is None else sketch
-            empty = not any(after) and sketches.Sketch.from_bytes(sketch).count == 0
+                sketch = sketches.EMPTY if sketch is None else sketch
+            empty = not any(after) and sketch == sketches.EMPTY
             if row and empty:
                 deletes.append(row[0])
             elif row:

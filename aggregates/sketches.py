@@ -106,9 +106,16 @@ def merge_sketches(parts: Sequence[Sketch]) -> Sketch:
     return Sketch(sum(p.zeros for p in parts), keys, counts.astype(np.int64))
 
 
+EMPTY = Sketch().to_bytes()
+
+
 def adjust(blob: bytes, added: Sequence[float], removed: Sequence[float]) -> bytes | None:
     """The encoded sketch with `added` values counted in and `removed` ones counted out (a run's
     durations when its contribution changes); None if a removed value was not in it."""
+    if sorted(added) == sorted(removed):  # the run's durations did not change
+        return blob or EMPTY
+    if not blob and not removed:
+        return Sketch.of(added).to_bytes()
     base = Sketch.from_bytes(blob) if blob else Sketch()
     plus, minus = Sketch.of(added), Sketch.of(removed)
     keys, inverse = np.unique(np.concatenate([base.keys, plus.keys, minus.keys]), return_inverse=True)

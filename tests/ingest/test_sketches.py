@@ -128,3 +128,19 @@ def test_grouped_quantiles_of_empty_and_all_zero_groups():
         "a": 0.0,
         "b": None,
     }
+
+
+durations = st.lists(st.sampled_from([0.0, 0.004, 1.0, 12.5, 800.0, 45_000.0]), max_size=8)
+
+
+@given(durations, durations, durations)
+def test_a_run_moving_its_durations_gives_the_sketch_of_what_is_left(kept, gone, new):
+    """What the delta pass does when a run's contribution changes: out with the old durations, in
+    with the new, and the bytes equal a sketch built from scratch (what a rebuild writes)."""
+    before = Sketch.of(kept + gone).to_bytes()
+    assert sketches.adjust(before, new, gone) == Sketch.of(kept + new).to_bytes()
+
+
+def test_removing_a_duration_the_sketch_never_held_is_refused():
+    assert sketches.adjust(Sketch.of([1.0]).to_bytes(), [], [800.0]) is None
+    assert sketches.adjust(b"", [], [0.0]) is None
