@@ -47,11 +47,13 @@ def budgets_of_project(project: Project) -> QuerySet[Budget]:
 
 
 def recent_alerts(project: Project) -> QuerySet[Alert]:
-    """The project's budget and anomaly alerts, newest first."""
+    """The project's budget, anomaly and monitor alerts, newest first."""
     return (
         Alert.objects.filter(
-            Q(budget__in=Budget.objects.filter(spending.covering(project))) | Q(anomaly_rule__project=project)
+            Q(budget__in=Budget.objects.filter(spending.covering(project)))
+            | Q(anomaly_rule__project=project)
+            | Q(monitor__project=project)
         )
-        .select_related("budget", "anomaly_rule")
+        .select_related("budget", "anomaly_rule", "monitor")
         .order_by("-created_at", "-pk")
     )

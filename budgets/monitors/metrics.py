@@ -7,6 +7,9 @@ every rollup, a run and its calls count in the minute the run started. So a moni
 dashboard agree: the same counting rules (ingest/run_summary.py) and the same latency sketches.
 Scores, which have no minute rows, are read from their own rows by the time they were recorded.
 
+`minute_series(monitor, since, until)` is the dashboard's chart of the same metric: each
+minute's own value (a one-minute window), from the same rows read once.
+
 The project scope's value is ""; values that are empty (runs without an agent name, calls
 without a model) are left out of a group-by and counted in the project total only."""
 
@@ -58,14 +61,33 @@ def window_values(monitor: Monitor, since: datetime, until: datetime) -> dict[st
     from the minute `since` falls in, to the one before `until`, or `until`'s own if it is not a
     minute's start: the minute in progress counts)."""
     if monitor.metric in catalog.SCORE_METRICS:
-        measured = _scores(monitor, since, until)
+        measured = {value: m for (value, _), m in _scores(monitor, since, until, by_minute=False).items()}
     else:
-        measured = _from_rollups(monitor, since, until)
+        measured = {value: m for (value, _), m in _from_rollups(monitor, since, until, by_minute=False).items()}
+    return {value: m for value, m in measured.items() if _watched(monitor, value)}
+
+
+def minute_series(monitor: Monitor, since: datetime, until: datetime) -> dict[str, list[tuple[datetime, Measured]]]:
+    """Per scope value, the metric of each minute in [since, until) on its own (a one-minute
+    window), oldest first; minutes with nothing are left out. One read of the rows a window over
+    the whole span would read, grouped by minute: a chart costs one query, not one per minute."""
+    if monitor.metric in catalog.SCORE_METRICS:
+        measured = _scores(monitor, since, until, by_minute=True)
+    else:
+        measured = _from_rollups(monitor, since, until, by_minute=True)
+    series: dict[str, list[tuple[datetime, Measured]]] = defaultdict(list)
+    for (value, minute), m in measured.items():
+        if minute is not None and _watched(monitor, value):
+            series[value].append((minute, m))
+    return {value: sorted(points, key=lambda point: point[0]) for value, points in series.items()}
+
+
+def _watched(monitor: Monitor, value: str) -> bool:
+    """Whether this scope value is one the monitor judges: its named value, each non-empty value
+    of a group-by, or the project ("")."""
     if monitor.scope_value:
-        return {v: m for v, m in measured.items() if v == monitor.scope_value}
-    if monitor.scope != catalog.PROJECT:
-        return {v: m for v, m in measured.items() if v}
-    return measured
+        return value == monitor.scope_value
+    return bool(value) or monitor.scope == catalog.PROJECT
 
 
 def seen_values(monitor: Monitor, since: datetime, until: datetime) -> set[str]:
@@ -102,7 +124,10 @@ def _table(monitor: Monitor) -> tuple[RollupModel, str]:
     return RunRollup, {catalog.API_KEY: "api_key_id"}.get(scope, "agent_name")
 
 
-def _from_rollups(monitor: Monitor, since: datetime, until: datetime) -> dict[str, Measured]:
+def _from_rollups(
+    monitor: Monitor, since: datetime, until: datetime, *, by_minute: bool
+) -> dict[tuple[str, datetime | None], Measured]:
+    """{(scope value, minute or None for the whole window): Measured} from the minute rows."""
     model, column = _table(monitor)
     rows = model.objects.filter(
         project_id=monitor.project_id,
@@ -120,17 +145,20 @@ def _from_rollups(monitor: Monitor, since: datetime, until: datetime) -> dict[st
         rows = rows.filter(**{column: monitor.scope_value})
     project_wide = monitor.scope == catalog.PROJECT
     measures = [f.attname for f in model._meta.concrete_fields if f.attname in _SUMMED]
-    sums: dict[Any, dict[str, Any]] = defaultdict(lambda: dict.fromkeys(measures, 0))
+    sums: dict[tuple[Any, datetime | None], dict[str, Any]] = defaultdict(lambda: dict.fromkeys(measures, 0))
     blobs: list[tuple[Any, bytes]] = []
-    for row in rows.values_list(column, *measures, "duration_sketch").iterator(chunk_size=2000):
-        group = "" if project_wide else row[0]
-        total = sums[group]
-        for name, value in zip(measures, row[1:-1], strict=True):
+    for row in rows.values_list(column, "bucket", *measures, "duration_sketch").iterator(chunk_size=2000):
+        key = ("" if project_wide else row[0], row[1] if by_minute else None)
+        total = sums[key]
+        for name, value in zip(measures, row[2:-1], strict=True):
             total[name] += value
-        blobs.append((group, row[-1]))
+        blobs.append((key, row[-1]))
     merged = sketches.merge_grouped(blobs) if monitor.metric in _SKETCHED else {}
-    labels = _label_map(monitor, set(sums))
-    return {labels.get(group, ""): _measure(monitor, total, merged.get(group)) for group, total in sums.items()}
+    labels = _label_map(monitor, {group for group, _ in sums})
+    return {
+        (labels.get(group, ""), minute): _measure(monitor, total, merged.get((group, minute)))
+        for (group, minute), total in sums.items()
+    }
 
 
 _SUMMED = {
@@ -210,15 +238,17 @@ def _score_rows(monitor: Monitor, since: datetime, until: datetime) -> QuerySet[
     return annotated
 
 
-def _scores(monitor: Monitor, since: datetime, until: datetime) -> dict[str, Measured]:
+def _scores(
+    monitor: Monitor, since: datetime, until: datetime, *, by_minute: bool
+) -> dict[tuple[str, datetime | None], Measured]:
     """Pass rate (pass/fail scores that passed) or mean (of every score with a value) of the
-    scores recorded in the window; an agent's are those of its runs."""
+    scores recorded in the window (or in each minute of it); an agent's are those of its runs."""
     scores = _score_rows(monitor, since, until).exclude(value=None)
     if monitor.metric == "score_pass_rate":
         scores = scores.filter(data_type=Score.DataType.BOOLEAN)
-    values: dict[str, list[float]] = defaultdict(list)
-    for group, value in scores.values_list("group", "value"):
-        values[group or ""].append(float(value))
+    values: dict[tuple[str, datetime | None], list[float]] = defaultdict(list)
+    for group, value, created_at in scores.values_list("group", "value", "created_at"):
+        values[(group or "", timeranges.floor_minute(created_at) if by_minute else None)].append(float(value))
     if monitor.metric == "score_pass_rate":
         return {g: Measured(_ratio(sum(v >= 1 for v in vs), len(vs)), len(vs)) for g, vs in values.items()}
     return {g: Measured(_dec(sum(vs) / len(vs)), len(vs)) for g, vs in values.items()}

@@ -7,7 +7,9 @@ from django.utils import timezone
 
 from budgets.delivery.outbox import alerts_recheck
 from budgets.monitors.models import Monitor, MonitorIncident
+from budgets.monitors.templates import TEMPLATES
 from budgets.services import own_destinations
+from tenancy.models import Project
 
 # Changing one of these changes what is watched: the open incidents no longer mean anything.
 WATCHED = ("metric", "score_name", "scope", "scope_value", "enabled")
@@ -30,3 +32,9 @@ def monitor_save(monitor: Monitor, destination_ids: list[int] | None = None) -> 
             monitor.destinations.set(destinations)
             alerts_recheck(monitor.alerts.all())
     return monitor
+
+
+def monitor_from_template(project: Project, template: str) -> Monitor:
+    """A new monitor of the project with a one-click template's settings, delivered to every
+    destination of the project (none chosen). KeyError for an unknown template."""
+    return monitor_save(Monitor(project=project, **TEMPLATES[template]))
