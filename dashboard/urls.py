@@ -6,7 +6,19 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 from django.urls.converters import PathConverter
 
-from dashboard.views import account, anomalies, budgets, cost, diagnostics, entities, overview, run_scores, runs, scores
+from dashboard.views import (
+    account,
+    anomalies,
+    budgets,
+    cost,
+    diagnostics,
+    entities,
+    monitors,
+    overview,
+    run_scores,
+    runs,
+    scores,
+)
 from tenancy import signin
 
 
@@ -48,6 +60,9 @@ project_pages = [
     path("budgets/", budgets.budgets, name="budgets"),
     path("alerts/", budgets.alerts, name="alerts"),
     path("anomalies/<int:alert_id>/", anomalies.anomaly, name="anomaly"),
+    path("monitors/", monitors.monitors, name="monitors"),
+    path("monitors/new", monitors.monitor_from_template, name="monitor_from_template"),
+    path("monitors/<int:monitor_id>/", monitors.monitor, name="monitor"),
     path("diagnostics/", diagnostics.diagnostics, name="diagnostics"),
 ]
 

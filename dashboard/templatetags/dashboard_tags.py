@@ -105,3 +105,9 @@ def get(mapping: Any, key: Any) -> Any:
 def metric_value(value: Any, metric: str) -> str:
     """An anomaly metric's value as people read it: $1.23, 12.5%, 1,234 ms, 1,500 tokens."""
     return messages.format_value(metric, _decimal(value))
+
+
+@register.filter
+def monitor_value(value: Any, unit: str) -> str:
+    """A monitor's value or threshold in its metric's unit: 1.5%, 5,000 ms, $0.0512, "no data"."""
+    return messages.monitor_value(unit, _decimal(value))

@@ -21,10 +21,10 @@ ALERTS_PER_PAGE = 50
 def budgets(request: HtmxHttpRequest, org: str, slug: str) -> HttpResponse:
     page = project_page(request, org, slug)
     statuses = budget_selectors.budget_statuses(budget_selectors.budgets_of_project(page.project))
-    recent = list(budget_selectors.recent_alerts(page.project)[:200])
+    recent = list(budget_selectors.recent_alerts(page.project).exclude(budget=None)[:200])
     history: dict[int, list[Alert]] = {}
-    for alert in recent:
-        if alert.budget_id is not None:  # anomaly alerts have a rule instead
+    for alert in recent:  # anomaly and monitor alerts have no budget
+        if alert.budget_id is not None:
             history.setdefault(alert.budget_id, []).append(alert)
     rows = [(status, history.get(status.budget.pk, [])[:5]) for status in statuses]
     return render(request, "dashboard/budgets.html", {**page.context(), "section": "budgets", "rows": rows})
