@@ -32,7 +32,7 @@ def monitor_chart(chart: MonitorChart, tz: tzinfo) -> dict[str, Any]:
             y=[None if v is None else float(v) for _, v in points],
             name=name,
             mode="lines+markers",
-            marker={"size": 3},
+            marker={"size": 5},
             connectgaps=False,
             hovertemplate=hover + f"<extra>{name}</extra>",
         )
