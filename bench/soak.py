@@ -39,6 +39,7 @@ import hashlib
 import hmac
 import importlib.util
 import json
+import math
 import os
 import random
 import secrets
@@ -184,14 +185,16 @@ def spread(values: list[float]) -> tuple[float, float, float]:
     ordered = sorted(values)
 
     def rank(q: float) -> float:
-        return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
     return rank(0.5), rank(0.95), ordered[-1]
 
 
 class LagMeter:
     """Rollup lag: seconds since the moment when as many runs were committed as the rollups now count
-    (one meter per period: the minute rows, kept by the delta pass; the hour rows, by the rollup pass)."""
+    (one meter per period: the minute rows, kept by the delta pass; the hour rows, by the rollup pass).
+    That moment is interpolated between the two samples around it: a lag shorter than the time
+    between samples still shows."""
 
     def __init__(self) -> None:
         self.history: list[tuple[float, int]] = []
@@ -201,8 +204,14 @@ class LagMeter:
         self.history.append((now, runs))
         if rolled >= runs:
             return 0.0
-        reached = next((t for t, r in self.history if r >= rolled), now)
-        return now - reached if rolled else now - self.history[0][0]
+        if not rolled:
+            return now - self.history[0][0]
+        at = next(i for i, (_, r) in enumerate(self.history) if r >= rolled)  # the current sample at the latest
+        if at == 0:
+            return now - self.history[0][0]
+        (t0, r0), (t1, r1) = self.history[at - 1], self.history[at]
+        reached = t0 + (t1 - t0) * (rolled - r0) / (r1 - r0)
+        return now - reached
 
 
 # --- The alert probe ------------------------------------------------------------------------------
@@ -448,7 +457,9 @@ def main() -> int:
             hour_lags.append(hour_lag.sample(runs, in_hours))
             memory = tree_rss_mb(server.pid)
             rss.append(memory)
-            if sampled - started >= (minute + 1) * 60 or not loader.is_alive():
+            if sampled - started >= (minute + 1) * 60 or (
+                not loader.is_alive() and sampled - started >= minute * 60 + 10
+            ):
                 minute += 1
                 spans = span_count(args.database_url) - base_spans
                 with counters.lock:
@@ -460,6 +471,7 @@ def main() -> int:
                 print(f"{minute:>4} {counters.sent:>9,} {counters.accepted:>9,} {spans:>9,} {status.get(429, 0):>5} "
                       f"{status.get(503, 0):>5} {other:>5} {memory['web']:>7.0f} {memory['worker']:>9.0f} "
                       f"{f'{p50:.1f}/{p95:.1f}/{top:.1f}':>17} {hour_lags[-1]:>10.0f}", flush=True)  # fmt: skip
+        lags += this_minute  # the last few seconds, when they made no line of their own
         elapsed = time.monotonic() - started
         print(f"sustained {counters.accepted / elapsed:,.0f} spans/s accepted over {elapsed / 60:.1f} min")
         if probe and prober:
