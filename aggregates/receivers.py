@@ -6,6 +6,7 @@ within seconds rather than at the next beat."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from typing import Any
 
@@ -33,11 +34,19 @@ def mark_changed_traces(sender: Any, project: Project, trace_ids: list[str], **k
     rollups.mark_traces_dirty(project, trace_ids)
 
 
+_last_wake = 0.0  # this process's last wake: most requests need not ask the shared cache
+
+
 @receiver(runs_updated)
 def wake_delta_pass(sender: Any, **kwargs: Any) -> None:
     """Best effort: the spans are committed and marked, and the beat's pass applies them anyway."""
+    global _last_wake
+    interval = settings.AGENTLEDGER_DELTA_WAKE_SECONDS
+    if time.monotonic() - _last_wake < interval:
+        return
+    _last_wake = time.monotonic()
     try:
-        if cache.add("aggregates:delta-pass-woken", 1, timeout=settings.AGENTLEDGER_DELTA_WAKE_SECONDS):
+        if cache.add("aggregates:delta-pass-woken", 1, timeout=interval):
             tasks.apply_deltas.apply_async(retry=False)
     except Exception as exc:  # broker or cache down: intake must still answer 200
         log.warning("could not wake the delta pass: %s", exc)
