@@ -163,6 +163,26 @@ class WebhookTests(TestCase):
         assert alert.sent_at is not None and alert.last_error == ""
         assert Destination.objects.get().enabled
 
+    def test_a_webhook_answering_500_for_an_hour_loses_nothing_and_gets_the_alert_once(self):
+        alert = crossed_budget(self.project, self.webhook(secret=SECRET))
+        tried = 0
+        for minute in range(60):  # the outbox's pass every minute, the receiver down throughout
+            if not self.hook.answers:
+                self.hook.answer(500, "upstream down")
+            outbox.deliver_due_alerts(NOW + timedelta(minutes=minute))
+            tried = len(self.hook.received)
+        alert.refresh_from_db()
+        assert alert.sent_at is None and "500" in alert.last_error
+        assert Destination.objects.get().enabled, "a server error is for now, not for good"
+        assert 4 <= tried <= 10, "retried with a growing backoff, not every minute"
+        self.hook.answers.clear()
+        sent = 0
+        for minute in range(60, 150):  # back up: the next retry (at most an hour later) delivers
+            sent += outbox.deliver_due_alerts(NOW + timedelta(minutes=minute))
+        assert sent == 1
+        assert len(self.hook.received) == tried + 1
+        assert self.hook.received[-1].json["state"] == "warning"
+
     def test_an_unreachable_webhook_is_retried_not_disabled(self):
         destination = self.webhook()
         Destination.objects.filter(pk=destination.pk).update(url=f"http://127.0.0.1:{processes.free_port()}/hook")
