@@ -89,7 +89,7 @@ def _write(request: Request, monitor: Monitor, *, partial: bool) -> Response:
     the service with the destinations it names (201 when new). Nothing is saved on a 400."""
     data: Any = request.data
     template = data.get("template") if isinstance(data, dict) else None
-    if template is not None and template not in TEMPLATES:
+    if template is not None and (not isinstance(template, str) or template not in TEMPLATES):
         return Response({"errors": {"template": [f"no such template; one of {', '.join(sorted(TEMPLATES))}"]}}, 400)
     if template is not None:
         data = {**TEMPLATES[template], **data}

@@ -117,6 +117,7 @@ class MonitorsApiTests(TestCase):
         self.bad({**VALID, "destinations": [self.destination(self.other_api)]}, "destinations")
         self.bad({**VALID, "destinations": [999999]}, "destinations")
         self.bad({"template": "nope"}, "template")
+        self.bad({**VALID, "template": {}}, "template")  # not a template id at all
 
     def test_a_bad_change_changes_nothing(self):
         url = f"/api/v1/monitors/{self.post(VALID).json()['id']}"

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from budgets.anomalies import services as anomaly_services
 from budgets.models import Alert, AnomalyRule, Budget, Destination
+from budgets.monitors.models import Monitor
 from ingest import timeranges
 from ingest.models import Run, Span
 from pricing.models import PriceOverride
@@ -69,6 +70,8 @@ class IsolationTests(TestCase):
         )
         anomaly_services.detect_anomalies(now=timezone.now())
         self.anomaly = Alert.objects.get(kind="anomaly", anomaly_rule__project=self.a)
+        self.monitor = Monitor.objects.create(project=self.a, name=f"{SECRET} monitor", metric="failure_rate", scope="agent",
+                                              critical=Decimal("0.05"))  # fmt: skip
         self.values = {
             "org": self.a.organization.slug,
             "slug": self.a.slug,
@@ -77,6 +80,7 @@ class IsolationTests(TestCase):
             "user_id": f"{SECRET}-user",
             "tool_name": f"{SECRET}-tool",
             "alert_id": str(self.anomaly.pk),
+            "monitor_id": str(self.monitor.pk),
         }
 
     def fill(self, route: str, ids: dict[str, object]) -> str:
@@ -118,7 +122,7 @@ class IsolationTests(TestCase):
         for route in self.api_routes():
             pks = {"budgets": self.budget.pk, "destinations": self.destination.pk,
                    "evaluators": self.evaluator.pk, "price-overrides": self.override.pk,
-                   "anomaly-rules": self.anomaly.anomaly_rule_id}  # fmt: skip
+                   "anomaly-rules": self.anomaly.anomaly_rule_id, "monitors": self.monitor.pk}  # fmt: skip
             resource = route.split("/")[2]
             url = self.fill(route, {**ids, "pk": pks.get(resource, 0)})
             response = self.client.get(url, params.get(route, {}), **auth)
@@ -138,6 +142,7 @@ class IsolationTests(TestCase):
             f"/api/v1/anomaly-rules/{self.anomaly.anomaly_rule_id}": AnomalyRule.objects.filter(
                 pk=self.anomaly.anomaly_rule_id
             ),
+            f"/api/v1/monitors/{self.monitor.pk}": Monitor.objects.filter(pk=self.monitor.pk),
         }
         for url, rows in targets.items():
             before = list(rows.values())
