@@ -113,7 +113,7 @@ def apply_batch(project: Project, limit: int = BATCH, now: datetime | None = Non
         stored = {c.trace_id: c for c in RunContribution.objects.filter(project=project, trace_id__in=traces)}
         repairing = _hours_under_repair(project, [minute for minute, _ in fresh.values()])
         changes = Changes(project, now)
-        upserts: list[RunContribution] = []
+        records: list[dict[str, Any]] = []
         for trace_id in traces:
             old = stored.get(trace_id)
             if trace_id in fresh:
@@ -121,20 +121,20 @@ def apply_batch(project: Project, limit: int = BATCH, now: datetime | None = Non
                 if old is None and timeranges.floor_hour(minute) in repairing:
                     continue  # rows from before deltas: the hour's repair counts this run
                 changes.add(minute, contribution, +1)
-                upserts.append(
-                    RunContribution(
-                        project=project, trace_id=trace_id, minute=minute, rows=contributions.encode(contribution)
-                    )
+                records.append(
+                    {
+                        "project_id": project.pk,
+                        "trace_id": trace_id,
+                        "minute": minute,
+                        "rows": contributions.encode(contribution),
+                    }
                 )
             if old is not None:
                 changes.add(old.minute, contributions.decode(old.rows), -1)
         changes.apply()
-        RunContribution.objects.bulk_create(
-            upserts, update_conflicts=True, unique_fields=["project", "trace_id"], update_fields=["minute", "rows"]
-        )
-        gone = [trace_id for trace_id in stored if trace_id not in fresh]
-        if gone:
-            RunContribution.objects.filter(project=project, trace_id__in=gone).delete()
+        # Replaced rather than upserted: a COPY of new rows is a fraction of an upsert's cost.
+        RunContribution.objects.filter(project=project, trace_id__in=list(stored)).delete()
+        writing.insert_rows(RunContribution, records)
         tokens = {token for _, _, token in marks}
         TraceDirty.objects.filter(pk__in=[pk for pk, _, _ in marks], token__in=tokens).delete()
     return len(marks)
@@ -175,9 +175,14 @@ class Changes:
         if minute >= self.minute_horizon:
             buckets.append((Period.MINUTE, minute))
         for (table, dims), entry in contribution.items():
+            signed = entry.measures if sign > 0 else [-m for m in entry.measures]
             for period, bucket in buckets:
-                change = self.rows.setdefault((table, period, bucket, dims), _Change([0] * len(entry.measures)))
-                change.measures = [a + sign * b for a, b in zip(change.measures, entry.measures, strict=True)]
+                key = (table, period, bucket, dims)
+                change = self.rows.get(key)
+                if change is None:
+                    self.rows[key] = change = _Change(list(signed))
+                else:
+                    change.measures = [a + b for a, b in zip(change.measures, signed, strict=True)]
                 (change.added if sign > 0 else change.removed).extend(entry.durations)
 
     def apply(self) -> None:

@@ -69,7 +69,7 @@ class RunContribution(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     trace_id = models.CharField(max_length=32)
     minute = models.DateTimeField()  # the minute the run started in: its buckets
-    rows = models.JSONField(default=list)
+    rows = models.TextField(default="[]")  # JSON, encoded and read by contributions.encode/decode
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "trace_id"], name="one_contribution_per_run")]

@@ -129,12 +129,12 @@ def rollup_hour(project: Project, hour: datetime, now: datetime | None = None) -
         moved_in.apply()
         stored.delete()
         RunContribution.objects.filter(project=project, minute__gte=hour, minute__lt=hour + HOUR).delete()
-        RunContribution.objects.bulk_create(
+        writing.insert_rows(
+            RunContribution,
             [
-                RunContribution(project=project, trace_id=trace_id, minute=minute, rows=contributions.encode(c))
+                {"project_id": project.pk, "trace_id": trace_id, "minute": minute, "rows": contributions.encode(c)}
                 for trace_id, (minute, c) in made.items()
             ],
-            batch_size=2000,
         )
         periods = [Period.HOUR, Period.MINUTE] if minutes else [Period.HOUR]
         for model in TABLES:

@@ -81,7 +81,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('trace_id', models.CharField(max_length=32)),
                 ('minute', models.DateTimeField()),
-                ('rows', models.JSONField(default=list)),
+                ('rows', models.TextField(default='[]')),
                 ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.project')),
             ],
             options={
