@@ -377,6 +377,19 @@ def recreate_database(database_url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def analyze_each_minute(database_url: str, loader: threading.Thread) -> None:
+    """ANALYZE every minute while the load runs, as autovacuum would: on a server with autovacuum
+    off the planner keeps its empty-table estimates and walks a project's whole span index for
+    a few traces. Prints a warning when autovacuum is off, since that is not a production setup."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        if conn.execute("SHOW autovacuum").fetchone()[0] == "on":
+            return
+        print("autovacuum is off on this server: the soak runs ANALYZE every minute in its place")
+        while loader.is_alive():
+            conn.execute("ANALYZE")
+            loader.join(timeout=60)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/agentledger_soak")
@@ -440,6 +453,8 @@ def main() -> int:
         loader.start()
         if prober:
             prober.start()
+        analyzer = threading.Thread(target=analyze_each_minute, args=(args.database_url, loader), daemon=True)
+        analyzer.start()
         sampler = psycopg.connect(args.database_url, autocommit=True)
         minute_lag, hour_lag = LagMeter(), LagMeter()
         lags: list[float] = []  # every minute-row sample of the run

@@ -24,6 +24,9 @@ for _folder in ("data_folder_in", "control_folder"):
 # left waiting behind a slow one is dropped before the next is due.
 MONITOR_INTERVAL = float(settings.AGENTLEDGER_MONITOR_INTERVAL_SECONDS)
 MONITOR_EXPIRES = max(MONITOR_INTERVAL - 5, MONITOR_INTERVAL * 0.9)
+# At the default, on the minute: a window ends at the start of the current minute, so judging
+# just after it begins alerts on a failing minute seconds after it ends, not up to a minute later.
+MONITOR_SCHEDULE = crontab(minute="*") if MONITOR_INTERVAL == 60 else MONITOR_INTERVAL
 
 app.conf.beat_schedule = {
     "worker-heartbeat": {"task": "ingest.tasks.record_heartbeat", "schedule": 60.0},
@@ -50,7 +53,7 @@ app.conf.beat_schedule = {
     # Monitors: every threshold judged over its window ending at the current minute (budgets/monitors/).
     "evaluate-monitors": {
         "task": "budgets.tasks.evaluate_monitors",
-        "schedule": MONITOR_INTERVAL,
+        "schedule": MONITOR_SCHEDULE,
         "options": {"expires": MONITOR_EXPIRES},
     },
     # LLM-as-judge evaluators: claim the runs that finished, judge the sampled ones (scores/).

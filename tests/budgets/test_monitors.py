@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from celery.schedules import crontab
 from django.db import IntegrityError, transaction
 from django.test import TestCase, override_settings
 
@@ -296,7 +297,7 @@ class SlackTests(TestCase):
 class WiringTests(TestCase):
     def test_the_beat_evaluates_monitors_every_minute_through_the_task(self):
         entry = celery_app.conf.beat_schedule["evaluate-monitors"]
-        assert (entry["task"], entry["schedule"]) == ("budgets.tasks.evaluate_monitors", 60.0)
+        assert (entry["task"], entry["schedule"]) == ("budgets.tasks.evaluate_monitors", crontab(minute="*"))
         project, _ = make_project()
         monitor = make_monitor(project, metric="runs", comparison="below", critical=1, min_volume=0)
         celery_app.tasks[entry["task"]].apply().get()  # no runs in the last five minutes
