@@ -5,9 +5,10 @@ never sooner than `retry_after` seconds when the receiver said so."""
 
 from __future__ import annotations
 
-import email.utils
 import math
-from datetime import UTC, datetime
+from datetime import datetime
+
+from config.retry_after import retry_after
 
 
 class NotifyError(Exception):
@@ -19,20 +20,6 @@ class NotifyError(Exception):
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> int | None:
-    """A Retry-After header in whole seconds (rounded up): a number of seconds or an HTTP date;
-    None if absent or unreadable."""
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        pass
-    else:
-        return max(math.ceil(seconds), 0) if math.isfinite(seconds) else None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(math.ceil((when - (now or datetime.now(UTC))).total_seconds()), 0)
+    """A Retry-After header in whole seconds (rounded up); None if absent or unreadable."""
+    seconds = retry_after(value, now)
+    return None if seconds is None else math.ceil(seconds)

@@ -8,15 +8,13 @@ and to read endpoints that are only roughly OpenAI-shaped. It never retries by i
 
 from __future__ import annotations
 
-import email.utils
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx2
 
+from config.retry_after import retry_after
 from pricing.book import Usage
 
 # Statuses worth trying again; every 5xx is too.
@@ -104,22 +102,3 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After in seconds: a number of seconds or an HTTP date; None if absent or unreadable."""
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        pass
-    else:
-        return max(seconds, 0.0) if math.isfinite(seconds) else None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
