@@ -23,12 +23,12 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 CLAIM_TIMEOUT = timedelta(minutes=10)  # longer than CELERY_TASK_TIME_LIMIT
 PASS_SECONDS = 240  # a beat pass claims no new bucket after this (under the soft time limit)
 HOUR, DAY = timeranges.HOUR, timeranges.DAY
+BATCH_RUNS = 5_000  # a rebuild recomputes sparse hours together, up to this many runs at once
 
 Row = writing.Row
 
@@ -106,29 +107,38 @@ def retention_horizon(project: Project, now: datetime | None = None) -> datetime
 def rollup_hour(project: Project, hour: datetime, now: datetime | None = None) -> bool:
     """Recompute one hour's minute and hour rows, and its runs' contributions, from the runs that
     started in it and their spans; False if another writer holds the project's rows."""
-    hour = timeranges.floor_hour(hour)
+    return rollup_hours(project, [hour], now)
+
+
+def rollup_hours(project: Project, hours: list[datetime], now: datetime | None = None) -> bool:
+    """Recompute the rows of every hour from the first of `hours` to the end of the last, in one
+    transaction: a rebuild takes the sparse hours of a day together, since the fixed cost of an
+    hour (a delete and an insert per table) dwarfs the work of its few runs. Sends
+    hour_rolled_up for each of `hours`."""
     now = now or timezone.now()
+    horizon = retention_horizon(project, now)
+    hours = sorted({timeranges.floor_hour(h) for h in hours if horizon is None or h >= horizon})
+    if not hours:
+        return True
+    start, end = hours[0], hours[-1] + HOUR
+    in_range = Q(minute__gte=start, minute__lt=end)
     with transaction.atomic():
         if not deltas.try_lock(project.pk):
             return False
-        horizon = retention_horizon(project, now)
-        if horizon is not None and hour < horizon:
-            return True
         runs = list(
-            Run.objects.filter(project=project, start_time__gte=hour, start_time__lt=hour + HOUR)
+            Run.objects.filter(project=project, start_time__gte=start, start_time__lt=end)
             .order_by("start_time")
             .values(*contributions.RUN_COLUMNS)
         )
         made = contributions.of_runs(project, runs)
-        minutes = hour >= deltas.minute_horizon(now)
         # A run that moved here from another hour is taken out of that hour's rows.
         moved_in = deltas.Changes(project, now)
         stored = RunContribution.objects.filter(project=project, trace_id__in=list(made))
-        for old in stored.exclude(minute__gte=hour, minute__lt=hour + HOUR):
+        for old in stored.exclude(in_range):
             moved_in.add(old.minute, contributions.decode(old.rows), -1)
         moved_in.apply()
         stored.delete()
-        RunContribution.objects.filter(project=project, minute__gte=hour, minute__lt=hour + HOUR).delete()
+        RunContribution.objects.filter(in_range, project=project).delete()
         writing.insert_rows(
             RunContribution,
             [
@@ -136,14 +146,23 @@ def rollup_hour(project: Project, hour: datetime, now: datetime | None = None) -
                 for trace_id, (minute, c) in made.items()
             ],
         )
-        periods = [Period.HOUR, Period.MINUTE] if minutes else [Period.HOUR]
+        # Minute rows are kept (and written) for the hours after the minute horizon only.
+        minutes_from = max(start, timeranges.ceil_hour(deltas.minute_horizon(now)))
+        replaced = Q(period=Period.HOUR, bucket__gte=start, bucket__lt=end)
+        if minutes_from < end:
+            replaced |= Q(period=Period.MINUTE, bucket__gte=minutes_from, bucket__lt=end)
         for model in TABLES:
-            model.objects.filter(project=project, period__in=periods, bucket__gte=hour, bucket__lt=hour + HOUR).delete()
-        _write_sums(project, Period.HOUR, [(hour, c) for _, c in made.values()])
-        if minutes:
-            _write_sums(project, Period.MINUTE, list(made.values()))
-        signals.hour_rolled_up.send(sender=Project, project=project, hour=hour)
-        mark_dirty(project, Mark.DAY, [timeranges.floor_day(hour)])
+            model.objects.filter(replaced, project=project).delete()
+        rows = _sum_rows(project, Period.HOUR, [(timeranges.floor_hour(m), c) for m, c in made.values()])
+        for table, minute_rows in _sum_rows(
+            project, Period.MINUTE, [(m, c) for m, c in made.values() if m >= minutes_from]
+        ).items():
+            rows.setdefault(table, []).extend(minute_rows)
+        for table, table_rows in rows.items():
+            writing.insert_rows(contributions.BY_NAME[table], table_rows)
+        for hour in hours:
+            signals.hour_rolled_up.send(sender=Project, project=project, hour=hour)
+        mark_dirty(project, Mark.DAY, {timeranges.floor_day(hour) for hour in hours})
     return True
 
 
@@ -224,10 +243,10 @@ def rebuild(*, project: Project | None = None, since: datetime | None = None) ->
         horizon = retention_horizon(each)
         if horizon is not None:
             start = max(start, timeranges.ceil_hour(horizon))
-        for hour in sorted(_hours_with_data(each, start)):
-            if not rollup_hour(each, hour):
-                mark_dirty(each, Mark.HOUR, [hour])
-            count += 1
+        for hours in _batches(_hours_with_data(each, start)):
+            if not rollup_hours(each, hours):
+                mark_dirty(each, Mark.HOUR, hours)
+            count += len(hours)
     rollup_until_current()
     return count
 
@@ -255,8 +274,8 @@ def _release(pk: int, token: str) -> None:
     RollupDirty.objects.filter(pk=pk, token=token).update(claimed_at=None)
 
 
-def _write_sums(project: Project, period: str, parts: list[tuple[datetime, Contribution]]) -> None:
-    """Rows of `period` summing these contributions (each at the start of its bucket)."""
+def _sum_rows(project: Project, period: str, parts: list[tuple[datetime, Contribution]]) -> dict[str, list[Row]]:
+    """Per table, the rows of `period` summing these contributions (each at the start of its bucket)."""
     sums: dict[tuple[str, datetime, tuple[Any, ...]], Entry] = {}
     for bucket, contribution in parts:
         for (table, dims), entry in contribution.items():
@@ -275,26 +294,42 @@ def _write_sums(project: Project, period: str, parts: list[tuple[datetime, Contr
                 "duration_sketch": sketches.Sketch.of(entry.durations).to_bytes(),
             }
         )
-    for table, table_rows in rows.items():
-        writing.insert_rows(contributions.BY_NAME[table], table_rows)
+    return rows
 
 
-def _hours_with_data(project: Project, start: datetime) -> set[datetime]:
-    hours = set(
+def _hours_with_data(project: Project, start: datetime) -> dict[datetime, int]:
+    """Hour -> its runs, for every hour from `start` with runs or rollup rows."""
+    hours = dict(
         Run.objects.filter(project=project, start_time__gte=start)
         .annotate(hour=TruncHour("start_time", tzinfo=UTC))
-        .values_list("hour", flat=True)
+        .values("hour")
         .order_by()
-        .distinct()
+        .annotate(runs=Count("pk"))
+        .values_list("hour", "runs")
     )
     for model in TABLES:
-        hours.update(
+        for hour in (
             model.objects.filter(project=project, period=Period.HOUR, bucket__gte=start)
             .values_list("bucket", flat=True)
             .order_by()
             .distinct()
-        )
+        ):
+            hours.setdefault(hour, 0)
     return hours
+
+
+def _batches(hours: dict[datetime, int]) -> Iterator[list[datetime]]:
+    """The hours in order, taken together within a UTC day up to BATCH_RUNS runs."""
+    batch: list[datetime] = []
+    runs = 0
+    for hour in sorted(hours):
+        if batch and (timeranges.floor_day(hour) != timeranges.floor_day(batch[0]) or runs + hours[hour] > BATCH_RUNS):
+            yield batch
+            batch, runs = [], 0
+        batch.append(hour)
+        runs += hours[hour]
+    if batch:
+        yield batch
 
 
 def _sums(queryset: Any, dims: tuple[str, ...], **aggregates: Any) -> list[dict[str, Any]]:
