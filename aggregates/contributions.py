@@ -23,8 +23,8 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
-from django.db.models import Case, CharField, Q, When
-from django.db.models.functions import Cast
+from django.db.models import Case, CharField, Q, Value, When
+from django.db.models.functions import Cast, Substr
 
 from aggregates.models import (
     LlmCallRollup,
@@ -38,6 +38,7 @@ from aggregates.models import (
 )
 from ingest import run_summary, timeranges
 from ingest.models import Run, Span
+from ingest.provider_errors import is_provider_error
 from ingest.records import SpanKind
 from tenancy.models import Project
 
@@ -60,7 +61,7 @@ RUN_MEASURES = (
     "cost_usd",
     "unpriced_calls",
 )
-CALL_MEASURES = ("calls", "failed_calls", *TOKENS, "cost_usd", "unpriced_calls")
+CALL_MEASURES = ("calls", "failed_calls", *TOKENS, "cost_usd", "unpriced_calls", "provider_errors")
 TOOL_MEASURES = ("calls", "errors")
 # Per table: the dimensions of a row and its measures.
 SHAPES: dict[RollupModel, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -175,6 +176,7 @@ def decode(text: str) -> Contribution:
     out: Contribution = {}
     for table, key, measures, durations in json.loads(text):
         names = SHAPES[BY_NAME[table]][1]
+        measures += [0] * (len(names) - len(measures))  # stored before a measure was added
         values = [Decimal(m) if name == "cost_usd" else m for name, m in zip(names, measures, strict=True)]
         out[(table, tuple(key))] = Entry(values, list(durations))
     return out
@@ -190,13 +192,14 @@ class _Calls:
     tokens: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOKENS, 0))
     cost: Decimal = Decimal(0)
     unpriced: int = 0
+    provider_errors: int = 0
     durations: list[float] = field(default_factory=list)
 
 
 _SPAN_COLUMNS = (
     "trace_id", "span_id", "parent_span_id", "name", "kind", "call_start", "call_end",
     "duration_ms", "is_error", "provider", "request_model", "response_model", "response_id",
-    "scope_name", "tool_name", "counts_usage", "cost_usd", *TOKENS,
+    "scope_name", "tool_name", "counts_usage", "cost_usd", *TOKENS, "failure_type", "failure_message",
 )  # fmt: skip
 # Only LLM spans need their times (to tell duplicated calls apart); reading every span's two
 # timestamps was a third of a busy hour's recompute time on PostgreSQL.
@@ -206,6 +209,13 @@ _IS_LLM = Q(kind=SpanKind.LLM)
 _CALL_TIMES = {
     "call_start": Case(When(_IS_LLM, then=Cast("start_time", CharField()))),
     "call_end": Case(When(_IS_LLM, then=Cast("end_time", CharField()))),
+}
+# What a failed LLM call's error says, to tell the provider's failures apart (the head of the
+# message is enough: the status opens it).
+_FAILED_LLM = Q(kind=SpanKind.LLM, is_error=True)
+_FAILURES = {
+    "failure_type": Case(When(_FAILED_LLM, then="error_type"), default=Value("")),
+    "failure_message": Case(When(_FAILED_LLM, then=Substr("error_message", 1, 300)), default=Value("")),
 }
 
 
@@ -260,6 +270,7 @@ def _call_entries(project: Project, trace_dims: dict[str, tuple[str, int | None]
             if s.span_id in calls:
                 totals.calls += 1
                 totals.failed += s.is_error
+                totals.provider_errors += s.is_error and is_provider_error(s.failure_type, s.failure_message)
                 totals.durations.append(s.duration_ms)
             if s.counts_usage:
                 for name in TOKENS:
@@ -268,7 +279,8 @@ def _call_entries(project: Project, trace_dims: dict[str, tuple[str, int | None]
                 totals.unpriced += s.cost_usd is None and s.kind == SpanKind.LLM
         entries: Contribution = {
             ("LlmCallRollup", key): Entry(
-                [t.calls, t.failed, *(t.tokens[n] for n in TOKENS), t.cost, t.unpriced], t.durations
+                [t.calls, t.failed, *(t.tokens[n] for n in TOKENS), t.cost, t.unpriced, t.provider_errors],
+                t.durations,
             )
             for key, t in llm.items()
         }
@@ -285,7 +297,7 @@ def _spans_of(project: Project, trace_ids: list[str], batch: int = 1000) -> Iter
     for start in range(0, len(trace_ids), batch):
         yield from (
             Span.objects.filter(project=project, trace_id__in=trace_ids[start : start + batch])
-            .annotate(**_CALL_TIMES)
+            .annotate(**_CALL_TIMES, **_FAILURES)
             .order_by("trace_id")
             .values_list(*_SPAN_COLUMNS, named=True)
         )

@@ -186,6 +186,8 @@ class CallMeasures(RollupBucket):
     reasoning_tokens = models.BigIntegerField(default=0)
     cost_usd = models.DecimalField(max_digits=20, decimal_places=10, default=0)
     unpriced_calls = models.PositiveIntegerField(default=0)
+    # Failed calls that were the provider's failure: 429, 5xx, overloaded (ingest/provider_errors.py).
+    provider_errors = models.PositiveIntegerField(default=0)
     duration_sketch = models.BinaryField()  # call durations in ms
 
     class Meta:

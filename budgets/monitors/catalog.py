@@ -42,7 +42,9 @@ METRICS: dict[str, MetricSpec] = {
     "latency_p95": MetricSpec("p95 run latency", "ms", RUNS, RUN_SCOPES),
     "latency_p99": MetricSpec("p99 run latency", "ms", RUNS, RUN_SCOPES),
     "llm_latency_p95": MetricSpec("p95 LLM call latency", "ms", LLM_CALLS, LLM_SCOPES),
-    "llm_error_rate": MetricSpec("LLM error rate", "ratio", LLM_CALLS, LLM_SCOPES),
+    # Provider errors (429, 5xx, overloaded: ingest/provider_errors.py); every failure below.
+    "llm_error_rate": MetricSpec("LLM provider error rate", "ratio", LLM_CALLS, LLM_SCOPES),
+    "llm_failure_rate": MetricSpec("LLM call failure rate", "ratio", LLM_CALLS, LLM_SCOPES),
     # By model or provider, cost is the priced calls' (LLM_CALLS); otherwise the runs'.
     "cost": MetricSpec("Cost", "usd", RUNS, (PROJECT, AGENT, MODEL, PROVIDER, USER, API_KEY), total=True),
     "cost_per_run": MetricSpec("Cost per run", "usd", RUNS, RUN_SCOPES),

@@ -10,6 +10,9 @@ Per monitor and scope value, over the window that ends at the current minute:
 - open, back inside both thresholds for `recovery_evaluations` evaluations in a row →
   resolved (one message). A breach in between starts the count again, so it does not flap;
 - fewer runs (calls, scores) than `min_volume` in the window: not judged, nothing changes;
+- an open incident whose value has sent nothing at all for 24 hours (an agent retired, a model
+  no longer used) and is not watched for "no data" resolves, with its message, rather than stay
+  open for ever;
 - `no_data`: a value expected to report (the project, the named value, or for a group-by each
   value seen in the previous 7 days) with nothing in the window is a critical breach, "no data";
   it resolves like any other once data is back inside the thresholds;
@@ -44,6 +47,7 @@ log = logging.getLogger(__name__)
 
 APPLY_SECONDS = 20  # at most this long bringing the minute rows up to date before judging
 BASELINE = timedelta(days=7)  # a group-by monitor's "no data" watches the values seen this long before
+FORGOTTEN = timedelta(hours=24)  # an open incident whose value sent nothing for this long resolves
 WARNING, CRITICAL = MonitorIncident.State.WARNING, MonitorIncident.State.CRITICAL
 KIND_OF: dict[str, str] = {WARNING: Alert.Kind.MONITOR_WARNING, CRITICAL: Alert.Kind.MONITOR_CRITICAL}
 
@@ -92,8 +96,11 @@ def evaluate_monitor(monitor: Monitor, *, until: datetime, now: datetime) -> int
         incidents = {i.scope_value: i for i in monitor.incidents.filter(state__in=MonitorIncident.OPEN)}
         for value in sorted(set(measured) | expected | set(incidents)):
             verdict = judge(monitor, measured.get(value) or metrics.nothing(monitor), expected=value in expected)
+            incident = incidents.get(value)
             if verdict is not None:
-                created += _apply(monitor, value, verdict, incidents.get(value), run)
+                created += _apply(monitor, value, verdict, incident, run)
+            elif incident is not None and value not in measured and until - incident.last_evaluated_at >= FORGOTTEN:
+                created += _close(monitor, incident, run, {"last_value": None})
         last = {value: None if m.value is None else f"{m.value.normalize():f}" for value, m in measured.items()}
         Monitor.objects.filter(pk=monitor.pk).update(last_evaluated_at=until, last_values=last)
     return created
@@ -170,11 +177,17 @@ def _open(monitor: Monitor, value: str, level: str, verdict: Verdict, run: Pass)
 
 def _inside(monitor: Monitor, incident: MonitorIncident, verdict: Verdict, run: Pass) -> int:
     count = incident.inside_count + 1
-    resolved = count >= monitor.recovery_evaluations
     changes: dict[str, Any] = {"inside_count": count, "last_value": verdict.value, "no_data": False}
-    if resolved:
-        changes |= {"state": MonitorIncident.State.RESOLVED, "resolved_at": run.until}
-    if not _claim(incident, run, changes) or not resolved or run.muted or not incident.announced:
+    if count < monitor.recovery_evaluations:
+        _claim(incident, run, changes)
+        return 0
+    return _close(monitor, incident, run, changes)
+
+
+def _close(monitor: Monitor, incident: MonitorIncident, run: Pass, changes: dict[str, Any]) -> int:
+    """Resolve the incident (one message, if its opening was announced)."""
+    changes |= {"state": MonitorIncident.State.RESOLVED, "resolved_at": run.until}
+    if not _claim(incident, run, changes) or run.muted or not incident.announced:
         return 0
     return _write_alert(monitor, incident, Alert.Kind.MONITOR_RESOLVED, run)
 

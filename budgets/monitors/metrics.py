@@ -163,7 +163,7 @@ def _from_rollups(
 
 _SUMMED = {
     "runs", "failed_runs", "tool_calls", "input_tokens", "output_tokens", "cost_usd",
-    "calls", "failed_calls", "errors",
+    "calls", "failed_calls", "provider_errors", "errors",
 }  # fmt: skip
 _SKETCHED = {*catalog.PERCENTILE_OF, "llm_latency_p95"}
 
@@ -191,6 +191,8 @@ def _measure(monitor: Monitor, total: dict[str, Any], sketch: sketches.Sketch | 
     calls = total["calls"]
     if metric == "cost":
         return Measured(_dec(Decimal(total["cost_usd"])), calls)
+    if metric == "llm_error_rate":  # the provider's failures only
+        return Measured(_ratio(total["provider_errors"], calls), calls)
     failed = total["errors"] if "errors" in total else total["failed_calls"]
     return Measured(_ratio(failed, calls), calls)
 

@@ -63,26 +63,31 @@ class MetricTests(TestCase):
             assert measured.volume == 5 and measured.value is not None
             assert abs(float(measured.value) - expected) < 0.001
 
-    def llm_run(self, calls: list[tuple[str, str, bool, float]]) -> None:
-        """A run of LLM calls (provider, model, failed, seconds) under one agent span."""
+    def llm_run(self, calls: list[tuple[str, str, str, float]]) -> None:
+        """A run of LLM calls (provider, model, error type or "", seconds) under one agent span."""
         trace, root = new_trace_id(), new_span_id()
         items = [span(trace, span_id=root, kind="agent", agent="a", start=AT, seconds=20)]
         items += [
-            span(trace, parent=root, kind="llm", provider=provider, model=model, error=failed, start=AT, seconds=seconds,
-                 input_tokens=10, output_tokens=1, cost="0.01")
-            for provider, model, failed, seconds in calls
+            span(trace, parent=root, kind="llm", provider=provider, model=model, error_type=error, start=AT,
+                 seconds=seconds, input_tokens=10, output_tokens=1, cost="0.01")
+            for provider, model, error, seconds in calls
         ]  # fmt: skip
         ingest(self.project, items)
 
-    def test_llm_error_rate_and_latency_per_provider_and_model(self):
-        self.llm_run([("openai", "gpt-4o", False, 1.0), ("openai", "gpt-4o", True, 3.0)])
-        self.llm_run([("anthropic", "claude", False, 2.0), ("anthropic", "claude", False, 2.0)])
+    def test_llm_error_rate_counts_the_providers_failures_and_failure_rate_every_one(self):
+        self.llm_run([("openai", "gpt-4o", "", 1.0), ("openai", "gpt-4o", "openai.RateLimitError", 3.0)])
+        self.llm_run([("anthropic", "claude", "", 2.0), ("anthropic", "claude", "BadRequestError", 2.0)])
         assert self.read("llm_error_rate", "provider") == {
             "openai": Measured(Decimal("0.5"), 2),
-            "anthropic": Measured(Decimal(0), 2),
+            "anthropic": Measured(Decimal(0), 2),  # a refused request is the caller's failure
+        }
+        assert self.read("llm_failure_rate", "provider") == {
+            "openai": Measured(Decimal("0.5"), 2),
+            "anthropic": Measured(Decimal("0.5"), 2),
         }
         assert self.read("llm_error_rate")[""] == Measured(Decimal("0.25"), 4)
         assert self.read("llm_error_rate", "agent") == {"a": Measured(Decimal("0.25"), 4)}
+        assert self.read("llm_failure_rate", "model", scope_value="claude") == {"claude": Measured(Decimal("0.5"), 2)}
         latency = self.read("llm_latency_p95", "model")
         assert latency["claude"].volume == 2 and abs(float(latency["claude"].value or 0) - 2000) < 20
         assert self.read("cost", "model") == {

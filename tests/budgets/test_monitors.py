@@ -213,6 +213,17 @@ class IncidentTests(TestCase):
         evaluation.evaluate_monitors(NOW)
         assert states(monitor) == [("", "critical")]
 
+    def test_an_open_incident_whose_value_sends_nothing_for_a_day_resolves_with_its_message(self):
+        monitor = make_monitor(self.project, scope="agent", window_minutes=1)
+        self.minute_of(0, failed=5, agent="retired-bot")
+        assert states(monitor) == [("retired-bot", "critical")]
+        assert evaluation.evaluate_monitors(minute(1) + evaluation.FORGOTTEN - MINUTE) == 0
+        assert states(monitor) == [("retired-bot", "critical")]  # a quiet day so far: still open
+        assert evaluation.evaluate_monitors(minute(1) + evaluation.FORGOTTEN) == 1
+        incident = monitor.incidents.get()
+        assert (incident.state, incident.resolved_at) == ("resolved", minute(1) + evaluation.FORGOTTEN)
+        assert kinds(monitor) == ["monitor_critical", "monitor_resolved"]
+
     def test_a_change_of_what_is_watched_closes_open_incidents_silently(self):
         from budgets.monitors import services
 

@@ -29,10 +29,10 @@ The scripted reply (``weather_script``, replaceable through ``script=``):
   the city taken from "... in <City>" (default "Paris");
 * otherwise -> ``default_text``.
 
-A model name containing "error" fails: HTTP 500 if it also contains "500",
-else HTTP 400, with the provider's error body (Gemini's is
-``{"error": {"code": 400, "message": ..., "status": "INVALID_ARGUMENT"}}``, or
-``INTERNAL`` for 500). Clients retry 500s, so set ``max_retries=0`` when using it.
+A model name containing "error" fails: HTTP 500, 429 or 529 (Anthropic's "overloaded") if it
+also contains that number, else HTTP 400, with the provider's error body (Gemini's is
+``{"error": {"code": 400, "message": ..., "status": "INVALID_ARGUMENT"}}``, ``INTERNAL`` for 500,
+``RESOURCE_EXHAUSTED`` for 429). Clients retry 429s and 5xx, so set ``max_retries=0`` when using it.
 
 Token usage is a pure function of the request (see ``usage_for``), so a test can
 assert exact numbers. ``n`` counts the conversation items sent (system prompt
@@ -722,37 +722,35 @@ def _split(text: str, size: int = 12) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
+_ERRORS = {  # status -> (OpenAI type and message, Anthropic type, Gemini status)
+    500: ("server_error", "The server had an error while processing your request.", "api_error", "INTERNAL"),
+    429: ("rate_limit_exceeded", "Rate limit reached for requests.", "rate_limit_error", "RESOURCE_EXHAUSTED"),
+    529: ("server_error", "Overloaded", "overloaded_error", "UNAVAILABLE"),
+}
+
+
 def _error(api: str, model: str) -> tuple[int, JSON]:
-    status = HTTPStatus.INTERNAL_SERVER_ERROR if "500" in model else HTTPStatus.BAD_REQUEST
-    if api == "gemini":
-        if status == HTTPStatus.INTERNAL_SERVER_ERROR:
-            message, code = "An internal error has occurred. Please retry or report it.", "INTERNAL"
-        else:
-            message, code = (
-                f"models/{model} is not found for API version v1beta, or is not supported.",
-                "INVALID_ARGUMENT",
-            )
-        return status, {"error": {"code": int(status), "message": message, "status": code}}
-    if api == "anthropic":
-        kind = "api_error" if status == HTTPStatus.INTERNAL_SERVER_ERROR else "invalid_request_error"
-        return status, {
-            "type": "error",
-            "error": {"type": kind, "message": f"model: {model} is not available"},
-        }
-    if status == HTTPStatus.INTERNAL_SERVER_ERROR:
-        error = {
-            "message": "The server had an error while processing your request.",
-            "type": "server_error",
-            "param": None,
-            "code": None,
-        }
+    status = next((code for code in _ERRORS if str(code) in model), 400)
+    if status in _ERRORS:
+        openai_type, message, anthropic_type, gemini_status = _ERRORS[status]
     else:
-        error = {
-            "message": f"The model `{model}` does not exist or you do not have access to it.",
-            "type": "invalid_request_error",
-            "param": "model",
-            "code": "model_not_found",
-        }
+        openai_type, anthropic_type, gemini_status = (
+            "invalid_request_error",
+            "invalid_request_error",
+            "INVALID_ARGUMENT",
+        )
+        message = f"The model `{model}` does not exist or you do not have access to it."
+    if api == "gemini":
+        if status == 400:
+            message = f"models/{model} is not found for API version v1beta, or is not supported."
+        return status, {"error": {"code": status, "message": message, "status": gemini_status}}
+    if api == "anthropic":
+        if status == 400:
+            message = f"model: {model} is not available"
+        return status, {"type": "error", "error": {"type": anthropic_type, "message": message}}
+    error = {"message": message, "type": openai_type, "param": None, "code": None}
+    if status == 400:
+        error.update(param="model", code="model_not_found")
     return status, {"error": error}
 
 

@@ -43,6 +43,8 @@ def span(
     output_tokens: int | None = None,
     cost: Decimal | str | None = None,
     error: bool = False,
+    error_type: str = "",
+    error_message: str = "",
     tool: str = "",
 ) -> tuple[RawSpan, SpanFields]:
     end = start + timedelta(seconds=seconds)
@@ -55,7 +57,7 @@ def span(
         start_ns=ns(start),
         end_ns=ns(end),
         attributes={},
-        status_code=2 if error else 0,
+        status_code=2 if error or error_type else 0,
     )
     fields = SpanFields(
         kind=kind,
@@ -68,7 +70,9 @@ def span(
         output_tokens=output_tokens,
         reported_cost=Decimal(cost) if cost is not None else None,
         tool_name=tool,
-        is_error=error,
+        is_error=error or bool(error_type),
+        error_type=error_type,
+        error_message=error_message,
         agent_name=agent,
         user_id=user,
     )
