@@ -56,7 +56,7 @@ class Shot:
     wait_for: str = ""  # a selector that must be visible too
 
 
-def shots(run_path: str) -> list[Shot]:
+def shots(run_path: str, monitor_path: str) -> list[Shot]:
     return [
         Shot("overview", "/?since=7d"),
         Shot("cost", "/cost/?group_by=agent&since=7d"),
@@ -65,6 +65,8 @@ def shots(run_path: str) -> list[Shot]:
         Shot("tools", "/tools/?since=7d"),
         Shot("models", "/models/?since=7d"),
         Shot("scores", "/scores/?since=7d&name=grounded"),
+        Shot("monitors", "/monitors/"),
+        Shot("monitor", monitor_path),
         Shot("overview-dark", "/?since=7d", dark=True),
     ]
 
@@ -99,13 +101,17 @@ def prepare(env: dict[str, str], days: int, runs_per_day: int) -> None:
     manage(env, "seed_demo", "--days", str(days), "--runs-per-day", str(runs_per_day))
 
 
-def run_detail_path(env: dict[str, str]) -> str:
-    """A recent successful run with several tool calls, its last LLM call's panel open."""
+def django_setup(env: dict[str, str]) -> None:
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
+
+
+def run_detail_path(env: dict[str, str]) -> str:
+    """A recent successful run with several tool calls, its last LLM call's panel open."""
+    django_setup(env)
     from ingest.models import Run, Span
 
     runs = Run.objects.filter(project__slug="demo", status="ok", tool_calls__gte=2, tool_errors=0)
@@ -114,6 +120,17 @@ def run_detail_path(env: dict[str, str]) -> str:
         return "/runs/"
     span = Span.objects.filter(project=run.project, trace_id=run.trace_id, kind="llm").order_by("-start_time").first()
     return f"/runs/{run.trace_id}/" + (f"?span={span.span_id}" if span else "")
+
+
+def monitor_detail_path(env: dict[str, str]) -> str:
+    """The demo monitor with the most incidents: its chart shows them."""
+    django_setup(env)
+    from django.db.models import Count
+
+    from budgets.monitors.models import Monitor
+
+    monitor = Monitor.objects.filter(project__slug="demo").annotate(n=Count("incidents")).order_by("-n", "pk").first()
+    return f"/monitors/{monitor.pk}/" if monitor else "/monitors/"
 
 
 def free_port() -> int:
@@ -214,7 +231,7 @@ def main() -> None:
     password = secrets.token_urlsafe(16)
     env = environment(password)
     prepare(env, args.days, args.runs_per_day)
-    wanted = shots(run_detail_path(env))
+    wanted = shots(run_detail_path(env), monitor_detail_path(env))
     if args.pages:
         names = set(args.pages.split(","))
         wanted = [s for s in wanted if s.name in names]

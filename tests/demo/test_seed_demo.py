@@ -23,10 +23,12 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, Sum
 from django.test import TransactionTestCase
 from django.utils import timezone
+from django.utils.html import escape
 
 from aggregates.models import RunRollup
 from budgets.delivery import outbox
 from budgets.models import Alert, Destination
+from budgets.monitors.models import MonitorIncident
 from demo import traffic
 from ingest.models import Run, Span
 from scores.models import Score
@@ -157,6 +159,25 @@ class SeedDemoTests(TransactionTestCase):
         self.client.force_login(self.root)
         rows = dict(self.client.get("/p/default/demo/scores/", {"since": "7d"}).context["rows"])
         assert 0.5 < rows["grounded"].pass_rate < 1 and rows["helpfulness"].pass_rate is None
+
+    def test_demo_monitors_are_judged_over_the_last_hours_and_listed_on_the_monitors_page(self):
+        output = seed("--days", "1", "--runs-per-day", "300")
+        project = Project.objects.get(slug="demo")
+        monitors = list(project.monitors.order_by("pk"))
+        assert len(monitors) == 3 and "monitors: 3 on the Monitors page" in output
+        minute = timezone.now().replace(second=0, microsecond=0)
+        assert all(minute - m.last_evaluated_at <= timedelta(minutes=1) for m in monitors)
+        opened = Alert.objects.filter(monitor__project=project, kind__in=["monitor_warning", "monitor_critical"])
+        incidents = MonitorIncident.objects.filter(monitor__project=project)
+        assert opened.values("incident").distinct().count() == incidents.count()  # each one announced
+
+        self.client.force_login(self.root)
+        page = self.client.get("/p/default/demo/monitors/").content.decode()
+        assert all(escape(m.name) in page for m in monitors)
+        chart = self.client.get(f"/p/default/demo/monitors/{monitors[0].pk}/").content.decode()
+        assert 'data-chart="monitor-chart"' in chart
+        seed("--days", "1")
+        assert project.monitors.count() == 3  # seeding again keeps the project's monitors
 
 
 def healthy(url: str) -> bool:

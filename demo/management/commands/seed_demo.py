@@ -41,6 +41,8 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from aggregates import rollups
 from budgets.anomalies import services as anomaly_services
 from budgets.models import Alert
+from budgets.monitors.models import MonitorIncident
+from demo import monitors as demo_monitors
 from demo import traffic
 from ingest.models import Run
 from tenancy import services
@@ -90,6 +92,7 @@ class Command(BaseCommand):
         rollups.rollup_until_current()
         # The spike is days old: backfill records it (and its recovery) as anomaly alerts.
         anomaly_services.detect_anomalies(project, backfill=timedelta(days=options["days"]))
+        demo_monitors.seed_monitors(project, timezone.now())
         self.summarize(project, runs, sent, url, members, time.monotonic() - started)
 
     def summarize(
@@ -107,12 +110,14 @@ class Command(BaseCommand):
         base_url, serving = dashboard_url(url)
         hint = "" if serving else "   (start `make run` if it is not running)"
         anomalies = Alert.objects.filter(anomaly_rule__project=project, kind=Alert.Kind.ANOMALY).count()
+        incidents = MonitorIncident.objects.filter(monitor__project=project).count()
         self.stdout.write(
             f"Seeded project {project.name!r} ({project}) in {seconds:.1f}s:\n"
             f"  runs:   {totals['runs']} ({totals['failed']} failed), spans: {sent}\n"
             f"  cost:   ${totals['cost']:.2f} (+ {totals['unpriced']} calls of a model without a price)\n"
             f"  spike:  {len(spikes)} runaway {traffic.SPIKE_AGENT} run(s) on {spike_day:%a %b %d} cost ${spike_cost:.2f}\n"
             f"  alerts: {anomalies} anomaly alert(s) on the Alerts page\n"
+            f"  monitors: {project.monitors.count()} on the Monitors page, {incidents} incident(s) in the last hours\n"
             f"  open:   {base_url.rstrip('/')}{path}{hint}"
         )
         if members:
