@@ -177,6 +177,10 @@ class SummaryRowOut(serializers.Serializer[Any]):
     reasoning_tokens = serializers.IntegerField(allow_null=True)
     cost_usd = serializers.CharField(allow_null=True, help_text="decimal string, USD")
     unpriced_calls = serializers.IntegerField(allow_null=True)
+    provider_errors = serializers.IntegerField(
+        allow_null=True,
+        help_text="failed LLM calls that were the provider's: 429, 5xx, overloaded (LLM call tables only)",
+    )
     latency_ms = LatencyOut()
 
 

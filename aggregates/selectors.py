@@ -99,6 +99,7 @@ _CALL_SUMS = {
     **_TOKEN_SUMS,
     "cost_usd": "cost_usd",
     "unpriced_calls": "unpriced_calls",
+    "provider_errors": "provider_errors",
 }
 _CALL_METRICS = {
     "cost": ("cost_usd",),
@@ -129,7 +130,7 @@ TOOL_CALLS = Table(
 TOOLS = Table("tool_calls", ToolRollup, {"tool": "tool_name"}, _TOOL_SUMS, "tool_call", {"errors": ("errors",)})
 ROW_FIELDS = (
     "runs", "failed_runs", "llm_calls", "failed_llm_calls", "tool_calls", "tool_errors",
-    "tool_error_rate", "guardrail_trips", *_TOKEN_SUMS, "cost_usd", "unpriced_calls",
+    "tool_error_rate", "guardrail_trips", *_TOKEN_SUMS, "cost_usd", "unpriced_calls", "provider_errors",
 )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import openai
 import pytest
+from django.test import Client
 from django.utils import timezone
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
@@ -30,7 +31,7 @@ from budgets.monitors.models import Monitor
 from ingest.models import Span
 from ingest.provider_errors import is_provider_error
 from tests import otlp_payloads
-from tests.factories import make_project
+from tests.factories import make_project, make_user
 from tests.fakes.llm_server import FakeLLMServer
 from tests.ingest.test_live_intake import INSTRUMENTATIONS, Instrumentation
 
@@ -96,7 +97,9 @@ MODELS = ["gpt-4o-mini", "gpt-4o-mini-error-429", "gpt-4o-mini-error-500", "gpt-
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("instrumentation", INSTRUMENTATIONS, ids=lambda i: i.name)
-def test_a_monitor_counts_429s_and_5xx_not_refused_requests(instrumentation: Instrumentation, live_server, monkeypatch):
+def test_a_monitor_counts_429s_and_5xx_not_refused_requests(
+    instrumentation: Instrumentation, live_server, client: Client, monkeypatch
+):
     for name, value in instrumentation.env.items():
         monkeypatch.setenv(name, value)
     project, key = make_project()
@@ -108,12 +111,12 @@ def test_a_monitor_counts_429s_and_5xx_not_refused_requests(instrumentation: Ins
     started = timezone.now()
     try:
         with FakeLLMServer() as llm:
-            client = openai.OpenAI(base_url=f"{llm.url}/v1", api_key="sk-test", max_retries=0)
+            sdk = openai.OpenAI(base_url=f"{llm.url}/v1", api_key="sk-test", max_retries=0)
             tracer = provider.get_tracer("router")
             with tracer.start_as_current_span("invoke_agent router", attributes={"gen_ai.agent.name": "router"}):
                 for model in MODELS:
                     with contextlib.suppress(openai.APIStatusError):  # the failures are what is measured
-                        client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+                        sdk.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
     finally:
         instrumentor.uninstrument()
         provider.shutdown()
@@ -132,6 +135,16 @@ def test_a_monitor_counts_429s_and_5xx_not_refused_requests(instrumentation: Ins
     )
     assert by_model["gpt-4o-mini-error-429"] == by_model["gpt-4o-mini-error-500"] == 1
     assert by_model["gpt-4o-mini-error"] == 0
+
+    # Where a user reads them: the summary API by model and the Models page.
+    summary = client.get(
+        "/api/v1/metrics/summary", {"group_by": "model", "since": "7d"}, headers={"Authorization": f"Bearer {key}"}
+    ).json()
+    assert {r["group"]: r["provider_errors"] for r in summary["rows"]} == by_model
+    client.force_login(make_user("ops", organization=project.organization))
+    page = client.get(f"/p/{project.organization.slug}/{project.slug}/models/", {"since": "7d"})
+    assert {r["group"]: r["provider_errors"] for r in page.context["models"]} == by_model
+    assert page.content.decode().count('data-testid="provider-errors"><span class="badge error">1<') == 2
 
     since, until = started - timedelta(minutes=1), timezone.now() + timedelta(minutes=1)
     rate = Monitor(project=project, name="m", metric="llm_error_rate", critical=Decimal(1))
