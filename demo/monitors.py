@@ -1,5 +1,5 @@
 """Demo monitors: three of the one-click templates, sized to the demo's traffic (a few runs an
-hour, not thousands), judged minute by minute over the last hours so the Monitors page shows
+hour, not thousands), judged every few minutes over the last hours so the Monitors page shows
 states, current values, incidents and their alerts as soon as the demo is seeded."""
 
 from __future__ import annotations
@@ -38,6 +38,5 @@ def seed_monitors(project: Project, now: datetime) -> list[Monitor]:
     last = now.replace(second=0, microsecond=0)
     for step in range(HISTORY // STEP, -1, -1):
         for monitor in made:
-            monitor.refresh_from_db()
             evaluation.evaluate_monitor(monitor, until=last - step * STEP, now=now)
     return made
